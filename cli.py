@@ -1,0 +1,141 @@
+"""`stance`: train, evaluate, label files, and serve. Each subcommand is thin over its package."""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+# Nothing here may reach a model hub: the base model ships inside a pip package.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from training.config import ConfigError, load_config
+    from training.corpus import CorpusError
+    from training.evaluate import markdown_table
+    from training.train import train
+
+    try:
+        config = load_config(args.config)
+        result = train(config, progress=not args.quiet)
+    except (ConfigError, CorpusError) as error:
+        print(f"stance train: {error}", file=sys.stderr)
+        return 2
+    print(f"model written to {result.output_dir} in {result.seconds:.0f} s\n")
+    print(markdown_table(result.report))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from model.labeler import Labeler
+    from training.config import ConfigError, load_config
+    from training.corpus import CorpusError, load_rows, load_training_data
+    from training.evaluate import evaluate, markdown_table, resolve_base
+
+    try:
+        config = load_config(args.config)
+        splits = {Path(path).stem: load_rows([Path(path)]) for path in args.data}
+        train_rows = load_training_data(config.data)[0]["train"] if args.baselines else None
+    except (ConfigError, CorpusError, FileNotFoundError) as error:
+        print(f"stance evaluate: {error}", file=sys.stderr)
+        return 2
+    labeler = Labeler(args.model, backend=args.backend)
+    figures = Path(args.figures) if args.figures else None
+    if figures:
+        figures.mkdir(parents=True, exist_ok=True)
+    report = evaluate(
+        labeler, splits, train_rows, resolve_base(config.model.base), args.baselines, figures_dir=figures
+    )
+    print(markdown_table(report))
+    for split, pairs in report["contrast_pairs"].items():
+        print(f"\ncontrast pairs in {split}: {pairs}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+def _label(args: argparse.Namespace) -> int:
+    from batch.command import run
+
+    return run(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from service.main import serve
+
+    serve(host=args.host, port=args.port, model_dir=args.model)
+    return 0
+
+
+def _splits(args: argparse.Namespace) -> int:
+    from training.corpus import assign_splits, expand, load_corpus
+
+    rows = load_corpus(expand(["data/corpus/*.jsonl"]))
+    splits = assign_splits(rows)
+    text = json.dumps(dict(sorted(splits.items())), indent=0) + "\n"
+    path = Path("data/splits.json")
+    if args.check:
+        if not path.exists() or path.read_text() != text:
+            print("data/splits.json is out of date: run `stance splits`", file=sys.stderr)
+            return 1
+        return 0
+    path.write_text(text)
+    counts = {name: list(splits.values()).count(name) for name in ("train", "dev", "test")}
+    print(f"wrote {path}: {counts}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from batch.command import configure as configure_label
+    from training.evaluate import BASELINES
+
+    parser = argparse.ArgumentParser(prog="stance", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="fine-tune, calibrate and evaluate a model")
+    train.add_argument("--config", default="training/configs/default.toml")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=_train)
+
+    evaluate = commands.add_parser("evaluate", help="score a model (and baselines) on labeled JSONL files")
+    evaluate.add_argument("--model", default=None, help="model directory (default: the shipped model)")
+    evaluate.add_argument("--data", nargs="+", required=True, help="labeled JSONL files (id, text, label)")
+    evaluate.add_argument(
+        "--config", default="training/configs/default.toml", help="for baseline training data"
+    )
+    evaluate.add_argument("--baselines", nargs="*", default=list(BASELINES), choices=BASELINES)
+    evaluate.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"])
+    evaluate.add_argument("--figures", help="directory for confusion/reliability PNGs")
+    evaluate.add_argument("--json", help="write the full report here")
+    evaluate.set_defaults(func=_evaluate)
+
+    label = commands.add_parser("label", help="label files of paragraphs or documents")
+    configure_label(label)
+    label.set_defaults(func=_label)
+
+    serve = commands.add_parser("serve", help="serve the REST API")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--model", default=None, help="model directory (default: the shipped model)")
+    serve.set_defaults(func=_serve)
+
+    splits = commands.add_parser("splits", help="(re)write data/splits.json from the corpus")
+    splits.add_argument("--check", action="store_true", help="exit 1 if the committed file is stale")
+    splits.set_defaults(func=_splits)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "model", "unset") is None and args.command in ("evaluate",):
+        from model.directory import default_model_dir
+
+        args.model = default_model_dir()
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Tokenisation, windowing and batching: the one preprocessing path shared by training and inference.
+
+A paragraph longer than the model's window is not cut: it is split into overlapping windows whose
+logits the Labeler averages. Only beyond `max_windows` windows is the tail dropped, and the
+prediction then says `truncated`.
+"""
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from transformers import PreTrainedTokenizerBase
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """How paragraphs are cut into model inputs; saved in the model directory's `stance.json`."""
+
+    max_length: int = 256  # tokens per window, special tokens included
+    stride: int = 64  # tokens shared by consecutive windows, so no sentence loses its context
+    max_windows: int = 8  # beyond this a paragraph is truncated (8 windows ~ 1,200 words)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Windows of a list of paragraphs; `owner[k]` is the paragraph that window k belongs to."""
+
+    windows: list[list[int]]
+    owner: list[int]
+    n_tokens: list[int]
+    n_windows: list[int]
+    truncated: list[bool]
+
+
+def encode(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], config: WindowConfig) -> Encoded:
+    """Tokenise `texts` into windows of at most `config.max_length` tokens."""
+    if not texts:
+        return Encoded([], [], [], [], [])
+    batch = tokenizer(
+        list(texts),
+        truncation=True,
+        max_length=config.max_length,
+        stride=config.stride,
+        return_overflowing_tokens=True,
+        return_attention_mask=False,
+        return_token_type_ids=False,
+    )
+    windows: list[list[int]] = []
+    owner: list[int] = []
+    n_tokens = [0] * len(texts)
+    n_windows = [0] * len(texts)
+    truncated = [False] * len(texts)
+    for ids, paragraph in zip(batch["input_ids"], batch["overflow_to_sample_mapping"], strict=True):
+        content = len(ids) - 2  # [CLS] ... [SEP]
+        # Every window after the first repeats `stride` tokens of the one before it.
+        n_tokens[paragraph] += content if n_windows[paragraph] == 0 else content - config.stride
+        if n_windows[paragraph] >= config.max_windows:
+            truncated[paragraph] = True
+            continue
+        n_windows[paragraph] += 1
+        windows.append(list(ids))
+        owner.append(int(paragraph))
+    return Encoded(windows, owner, n_tokens, n_windows, truncated)
+
+
+def length_buckets(lengths: Sequence[int], token_budget: int, max_batch: int) -> Iterator[list[int]]:
+    """Yield batches of indices, sorted by length, each padding to at most `token_budget` tokens.
+
+    Sorting first means each batch pads to a length close to its members' own, so little work is
+    spent on padding; the budget bounds memory and latency for batches of long paragraphs.
+    """
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    batch: list[int] = []
+    for index in order:
+        padded_if_added = max(lengths[index], lengths[batch[-1]] if batch else 0) * (len(batch) + 1)
+        if batch and (padded_if_added > token_budget or len(batch) >= max_batch):
+            yield batch
+            batch = []
+        batch.append(index)
+    if batch:
+        yield batch
+
+
+def pad(windows: Sequence[Sequence[int]], pad_id: int) -> dict[str, np.ndarray]:
+    """Right-pad windows into the int64 arrays a BERT encoder takes."""
+    width = max(len(w) for w in windows)
+    input_ids = np.full((len(windows), width), pad_id, dtype=np.int64)
+    attention_mask = np.zeros((len(windows), width), dtype=np.int64)
+    for row, window in enumerate(windows):
+        input_ids[row, : len(window)] = window
+        attention_mask[row, : len(window)] = 1
+    return {
+        "input_ids": input_ids,
+        "attention_mask": attention_mask,
+        "token_type_ids": np.zeros_like(input_ids),
+    }

@@ -1,0 +1,165 @@
+"""The Labeler: loads a model directory and labels paragraphs. The only inference path."""
+
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+from transformers import AutoTokenizer
+from transformers.utils import logging as hf_logging
+
+from model.directory import ONNX_INT8, Manifest, read_labels, read_temperature
+from model.encoding import encode, length_buckets, pad
+
+Backend = Literal["auto", "onnx", "torch"]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One paragraph's label with calibrated probabilities for every label."""
+
+    label: str
+    score: float
+    scores: dict[str, float]
+    n_tokens: int
+    n_windows: int
+    truncated: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Runner(Protocol):
+    def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray: ...
+
+
+def available_cores() -> int:
+    """Cores this process may use (respects CPU affinity and container limits)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class _TorchRunner:
+    def __init__(self, directory: Path, threads: int) -> None:
+        import torch
+        from transformers import AutoModelForSequenceClassification
+
+        torch.set_num_threads(threads)
+        self._torch = torch
+        # Weights may be stored in fp16 to keep the shipped model small; compute in fp32 on CPU.
+        self.model = AutoModelForSequenceClassification.from_pretrained(directory, dtype=torch.float32)
+        self.model.eval()
+
+    def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        with self._torch.inference_mode():
+            tensors = {k: self._torch.from_numpy(v) for k, v in inputs.items()}
+            return self.model(**tensors).logits.float().numpy()
+
+
+class _OnnxRunner:
+    def __init__(self, path: Path, threads: int) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input_names = {i.name for i in self.session.get_inputs()}
+
+    def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        feed = {k: v for k, v in inputs.items() if k in self.input_names}
+        return np.asarray(self.session.run(["logits"], feed)[0], dtype=np.float32)
+
+
+class Labeler:
+    """Label paragraphs with a model directory.
+
+    Long paragraphs are windowed (see `model.encoding`) and their window logits averaged; batches
+    are formed by length so padding costs little; probabilities are temperature-calibrated.
+    """
+
+    def __init__(
+        self,
+        directory: str | Path,
+        backend: Backend = "auto",
+        token_budget: int = 8192,
+        max_batch: int = 64,
+        threads: int | None = None,
+    ) -> None:
+        self.directory = Path(directory)
+        if not (self.directory / "config.json").exists():
+            raise FileNotFoundError(f"no model directory at {self.directory} (config.json missing)")
+        self.labels = read_labels(self.directory)
+        self.manifest = Manifest.load(self.directory)
+        self.temperature = read_temperature(self.directory)
+        # The Rust tokenizer's own thread pool fights torch/ORT for the same cores.
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        # Loading bars would interleave with the batch script's own progress and the server's logs.
+        hf_logging.disable_progress_bar()
+        self.tokenizer = AutoTokenizer.from_pretrained(self.directory)
+        threads = threads or available_cores()
+        onnx_path = self.directory / ONNX_INT8
+        if backend == "onnx" or (backend == "auto" and onnx_path.exists()):
+            self.backend: str = "onnx"
+            self._run: _Runner = _OnnxRunner(onnx_path, threads)
+        else:
+            self.backend = "torch"
+            self._run = _TorchRunner(self.directory, threads)
+        self.token_budget = token_budget
+        self.max_batch = max_batch
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    def logits(self, texts: Sequence[str]) -> tuple[np.ndarray, list[int], list[int], list[bool]]:
+        """Uncalibrated paragraph logits (window mean), token counts, window counts, truncation."""
+        for i, text in enumerate(texts):
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"text {i} is empty or not a string; every paragraph needs words")
+        encoded = encode(self.tokenizer, texts, self.manifest.window)
+        window_logits = np.zeros((len(encoded.windows), len(self.labels)), dtype=np.float32)
+        pad_id = self.tokenizer.pad_token_id or 0
+        lengths = [len(w) for w in encoded.windows]
+        for batch in length_buckets(lengths, self.token_budget, self.max_batch):
+            window_logits[batch] = self._run(pad([encoded.windows[i] for i in batch], pad_id))
+        sums = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        np.add.at(sums, np.asarray(encoded.owner, dtype=np.int64), window_logits)
+        paragraph_logits = sums / np.maximum(np.asarray(encoded.n_windows, dtype=np.float32), 1)[:, None]
+        return paragraph_logits, encoded.n_tokens, encoded.n_windows, encoded.truncated
+
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities: softmax of logits divided by the fitted temperature."""
+        return softmax(logits / self.temperature)
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """Label each text; raises ValueError on empty text rather than guessing."""
+        if not texts:
+            return []
+        logits, n_tokens, n_windows, truncated = self.logits(texts)
+        probs = self.probabilities(logits)
+        predictions = []
+        for i, row in enumerate(probs):
+            best = int(row.argmax())
+            predictions.append(
+                Prediction(
+                    label=self.labels[best],
+                    score=round(float(row[best]), 6),
+                    scores={label: round(float(p), 6) for label, p in zip(self.labels, row, strict=True)},
+                    n_tokens=n_tokens[i],
+                    n_windows=n_windows[i],
+                    truncated=truncated[i],
+                )
+            )
+        return predictions
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)

@@ -1,0 +1,111 @@
+"""End-to-end smoke test: a few training steps of a tiny BERT on a few rows, then the saved directory."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from model.directory import read_labels
+from model.labeler import Labeler
+from model.labels import LABELS
+from tests.conftest import build_tiny_model
+from training.config import TrainConfig
+from training.corpus import assign_splits
+from training.metrics import classification_report
+from training.train import train
+
+TEXTS = {
+    "realist": "Power and interest decide; deterrence and spheres of influence keep the peace, {}.",
+    "liberal_internationalist": "Law, institutions and human rights bind nations in cooperation, {}.",
+    "neither": "The school board met on Tuesday to discuss bus schedules and lunches, {}.",
+}
+
+
+def _rows(prefix: str, n: int, topic: str) -> list[dict]:
+    return [
+        {
+            "id": f"{prefix}-{label}-{i}",
+            "text": TEXTS[label].format(f"{prefix} item {i}"),
+            "label": label,
+            "topic": topic,
+            "genre": "op_ed",
+            "era": "1990s",
+            "voice": "advocacy" if label != "neither" else "none",
+        }
+        for i in range(n)
+        for label in LABELS
+    ]
+
+
+@pytest.mark.slow
+def test_training_smoke(tmp_path: Path) -> None:
+    base = build_tiny_model(tmp_path / "base")
+    (tmp_path / "data/corpus").mkdir(parents=True)
+    (tmp_path / "data/extra").mkdir()
+    corpus = _rows("c", 8, "nato") + _rows("t", 2, "sanctions")
+    (tmp_path / "data/corpus/a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in corpus))
+    (tmp_path / "data/extra/s.jsonl").write_text(
+        "".join(
+            json.dumps({"id": r["id"], "text": r["text"], "label": r["label"]}) + "\n"
+            for r in _rows("s", 4, "x")
+        )
+    )
+    (tmp_path / "data/splits.json").write_text(json.dumps(assign_splits(corpus)))
+    (tmp_path / "data/dev.jsonl").write_text("".join(json.dumps(r) + "\n" for r in _rows("d", 2, "nato")))
+    config = TrainConfig.model_validate(
+        {
+            "model": {
+                "name": "smoke",
+                "version": "0",
+                "base": str(base),
+                "max_length": 32,
+                "stride": 8,
+                "save_dtype": "float32",
+            },
+            "data": {
+                "corpus": ["data/corpus/*.jsonl"],
+                "extra_train": ["data/extra/*.jsonl"],
+                "splits": "data/splits.json",
+                "real_dev": "data/dev.jsonl",
+            },
+            "train": {
+                "output_dir": "out/model",
+                "epochs": 8,
+                "learning_rate": 2e-3,
+                "batch_size": 8,
+                "warmup_ratio": 0.0,
+                "evals_per_epoch": 1,
+                "early_stopping_patience": 50,
+            },
+        }
+    )
+
+    result = train(config, root=tmp_path, progress=False)
+
+    assert len(result.losses) >= 4
+    first, last = result.losses[:2], result.losses[-2:]
+    assert sum(last) / 2 < sum(first) / 2, result.losses
+    out = tmp_path / "out/model"
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "stance.json",
+        "calibration.json",
+        "metrics.json",
+        "README.md",
+        "confusion_real_dev.png",
+        "reliability_real_dev.png",
+    ):
+        assert (out / name).exists(), name
+    assert read_labels(out) == LABELS
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["baselines"]) == {"majority", "tfidf_logreg", "frozen_minilm_logreg"}
+    assert "shortcut_probe" in metrics
+    # Reloading the directory reproduces the predictions the report was computed from.
+    dev = [json.loads(line) for line in (tmp_path / "data/dev.jsonl").read_text().splitlines()]
+    predicted = [p.label for p in Labeler(out).predict([r["text"] for r in dev])]
+    again = classification_report([r["label"] for r in dev], predicted, None, LABELS)
+    assert again["confusion"] == metrics["model"]["real_dev"]["confusion"]
+    card = (out / "README.md").read_text()
+    assert "smoke 0" in card and str(metrics["model"]["real_dev"]["macro_f1"])[:4] in card

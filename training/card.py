@@ -1,0 +1,109 @@
+"""The model card: README.md in the model directory, written from the config and the measured report."""
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from model.directory import CARD, Manifest, read_json
+from training.config import TrainConfig
+from training.evaluate import markdown_table
+
+_LIMITS = """\
+- Trained on paragraphs written by the team (modern English prose set in 1900s-2020s) plus
+  team-labeled odd-year State of the Union paragraphs. Other registers (legal text, transcripts,
+  social media), other languages and pre-1900 prose are out of distribution.
+- One label per paragraph: mixed paragraphs get the label whose reasoning carries the conclusion,
+  which annotators themselves sometimes dispute (see `lean` rows in the dev set).
+- The real dev set (119 paragraphs) chose the checkpoint and fitted the temperature, so its figures
+  are optimistic; the team test split (held-out topics) is the less biased estimate for team-style
+  text, and even-year State of the Union addresses are reserved for external evaluation.
+- Short text (headlines, captions) carries little signal; expect `neither` with low confidence.
+"""
+
+
+def write_card(directory: Path, config: TrainConfig, report: dict[str, Any]) -> None:
+    manifest = Manifest.load(directory)
+    calibration = read_json(directory / "calibration.json", default={})
+    real_dev = report["model"].get("real_dev", {})
+    per_class = "\n".join(
+        f"| {label} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |"
+        for label, c in real_dev.get("per_class", {}).items()
+    )
+    pairs = report.get("contrast_pairs", {})
+    pair_lines = "\n".join(
+        f"- {split}: {p['pairs']} pairs, both right {p['pair_accuracy']:.3f}, "
+        f"paragraphs right {p['paragraph_accuracy']:.3f}"
+        for split, p in pairs.items()
+        if p.get("pairs")
+    )
+    probe = report.get("shortcut_probe")
+    probe_line = (
+        f"TF-IDF + logistic regression reaches {probe['tfidf_logreg_team_test_macro_f1']:.3f} macro-F1 on "
+        f"the held-out-topic team test split (alarm at {probe['threshold']}): "
+        + ("**the data is too easy**." if probe["too_easy"] else "below the alarm.")
+        if probe
+        else "not run."
+    )
+    training = report.get("training", {})
+    seconds, threads = training.get("seconds", "?"), training.get("threads", "?")
+    ece = f"ECE {calibration.get('ece_before')} -> {calibration.get('ece_after')}"
+    nll = f"NLL {calibration.get('nll_before')} -> {calibration.get('nll_after')}"
+    config_toml = _as_toml(config)
+    text = f"""# {manifest.name} {manifest.version}
+
+Labels each paragraph of foreign-policy writing `realist`, `liberal_internationalist` or `neither`
+(standard: `docs/labeling-guide.md`). Fine-tuned from `{manifest.base_model}`
+(sentence-transformers/all-MiniLM-L6-v2: BERT, 6 layers, 384 hidden, 22.7M parameters).
+
+- Trained: {manifest.trained_at} in {seconds} s on {threads} CPU threads,
+  {training.get("steps", "?")} steps, best checkpoint at step {training.get("best_step")}
+- Training data: {training.get("train_paragraphs", "?")} paragraphs; corpus SHA-256 `{manifest.corpus_sha256}`
+- Windows: {manifest.window.max_length} tokens, stride {manifest.window.stride}, at most
+  {manifest.window.max_windows} per paragraph (window logits averaged; beyond that, `truncated`)
+- Calibration: temperature {calibration.get("temperature", 1.0)} fitted on the real dev set
+  ({ece}, {nll})
+
+## Intended use
+Measuring which logic foreign-policy prose argues from, paragraph by paragraph, across many
+documents (op-eds, reports, speeches), with calibrated probabilities for every label. Not for
+judging individual authors, and not a substitute for reading the paragraphs that matter.
+
+## Results (macro-F1; every baseline trained on the same training data)
+`real_dev`: 119 real State of the Union paragraphs (odd years, never trained on).
+`team_dev`: 10% of the team corpus. `team_test`: whole topics held out of training.
+
+{markdown_table(report)}
+
+Real dev, per class:
+
+| label | precision | recall | F1 | support |
+|---|---|---|---|---|
+{per_class}
+
+Contrast pairs (minimal edits that flip the label):
+{pair_lines or "- none in the evaluated splits"}
+
+Shortcut probe: {probe_line}
+
+Figures: `confusion_<split>.png`, `reliability_<split>.png`; all numbers: `metrics.json`.
+
+## Known limits
+{_LIMITS}
+## Training config
+```toml
+{config_toml}```
+"""
+    (directory / CARD).write_text(text)
+
+
+def _as_toml(config: TrainConfig) -> str:
+    lines = []
+    for section, values in config.model_dump().items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            rendered = repr(value).replace("'", '"') if not isinstance(value, bool) else str(value).lower()
+            lines.append(f"{key} = {rendered}")
+        lines.append("")
+    text = "\n".join(lines)
+    tomllib.loads(text)  # what the card shows must be a config one can train from
+    return text

@@ -1,0 +1,71 @@
+"""Typed, validated training configuration loaded from a TOML file."""
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSection(_Section):
+    name: str = Field(min_length=1, description="model name shown in predictions")
+    version: str = Field(min_length=1, description="model version shown in predictions")
+    base: str = Field(description="pip package shipping the base model, or a model directory")
+    max_length: int = Field(256, ge=16, le=512, description="tokens per window")
+    stride: int = Field(64, ge=0, description="tokens shared by consecutive windows")
+    max_windows: int = Field(8, ge=1, description="windows per paragraph before truncation")
+    save_dtype: Literal["float32", "float16"] = "float16"
+
+
+class DataSection(_Section):
+    corpus: list[str] = Field(min_length=1, description="globs of team-written corpus files")
+    extra_train: list[str] = Field(default_factory=list, description="globs of train-only files")
+    splits: str = Field(description="JSON file mapping corpus ids to train/dev/test")
+    real_dev: str = Field(description="real labeled dev set: selection and calibration only")
+
+
+class TrainSection(_Section):
+    output_dir: str
+    seed: int = 13
+    epochs: float = Field(6, gt=0)
+    learning_rate: float = Field(5e-5, gt=0, lt=1)
+    batch_size: int = Field(16, ge=1)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    class_weights: bool = True
+    early_stopping_patience: int = Field(2, ge=1)
+    evals_per_epoch: int = Field(2, ge=1)
+    max_steps: int = Field(-1, description="stop after this many steps (-1: use epochs); for smoke tests")
+
+
+class TrainConfig(_Section):
+    model: ModelSection
+    data: DataSection
+    train: TrainSection
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used, with every problem listed."""
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read and validate a TOML config; raise ConfigError naming each bad field."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    try:
+        config = TrainConfig.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+        raise ConfigError(f"{path}: {problems}") from None
+    if config.model.stride >= config.model.max_length - 2:
+        raise ConfigError(f"{path}: model.stride must be smaller than model.max_length - 2")
+    return config

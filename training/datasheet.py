@@ -1,0 +1,86 @@
+"""Corpus statistics: what the corpus checks assert and what the datasheet (data/README.md) reports."""
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from model.labels import STANCE_LABELS
+
+GIVEAWAY = re.compile(
+    r"\brealis\w*|\bliberal\w*|\binternationalis\w*|\bidealis\w*|balance of power|rules-based", re.IGNORECASE
+)
+NEAR_DUPLICATE_COSINE = 0.85  # word 1-2-gram TF-IDF cosine above which two paragraphs say the same thing
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def decade(era: str) -> int:
+    return int(era[:4])
+
+
+@dataclass(frozen=True)
+class NearDuplicate:
+    first: str
+    second: str
+    cosine: float
+
+
+def near_duplicates(rows: Sequence[dict], threshold: float = NEAR_DUPLICATE_COSINE) -> list[NearDuplicate]:
+    """Pairs of rows whose texts nearly coincide, except the two halves of a contrast pair."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    matrix = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform([r["text"] for r in rows])
+    similarity = (matrix @ matrix.T).tocoo()
+    found = []
+    for i, j, value in zip(similarity.row, similarity.col, similarity.data, strict=True):
+        if i < j and value >= threshold:
+            a, b = rows[i], rows[j]
+            if a.get("pair_id") and a.get("pair_id") == b.get("pair_id"):
+                continue
+            found.append(NearDuplicate(a["id"], b["id"], round(float(value), 3)))
+    return found
+
+
+def statistics(rows: Sequence[dict]) -> dict[str, Any]:
+    """Counts by label, subtype, topic, genre, era and voice; length, giveaway and pair figures."""
+    stance = [r for r in rows if r["label"] in STANCE_LABELS]
+    topics: dict[str, Counter] = {}
+    for r in rows:
+        topics.setdefault(r["topic"], Counter())[r["label"]] += 1
+    pairs: dict[str, list[dict]] = {}
+    for r in rows:
+        if r.get("pair_id"):
+            pairs.setdefault(r["pair_id"], []).append(r)
+    lengths = {
+        label: np.percentile([words(r["text"]) for r in rows if r["label"] == label], [10, 25, 50, 75, 90])
+        .round(1)
+        .tolist()
+        for label in sorted({r["label"] for r in rows})
+    }
+    return {
+        "rows": len(rows),
+        "labels": dict(Counter(r["label"] for r in rows)),
+        "neither_subtypes": dict(Counter(r.get("subtype") for r in rows if r["label"] == "neither")),
+        "topics": {t: dict(c) for t, c in sorted(topics.items())},
+        "genres": dict(Counter(r["genre"] for r in rows).most_common()),
+        "eras": dict(sorted(Counter(r["era"] for r in rows).items())),
+        "voices": dict(Counter(r["voice"] for r in rows)),
+        "stance_voices": dict(Counter(r["voice"] for r in stance)),
+        "words_min_max": [min(words(r["text"]) for r in rows), max(words(r["text"]) for r in rows)],
+        "word_percentiles_10_25_50_75_90": lengths,
+        "stance_before_1990": round(sum(decade(r["era"]) < 1990 for r in stance) / len(stance), 4),
+        "stance_describe_or_rebut": round(
+            sum(r["voice"] in ("description", "rebuttal") for r in stance) / len(stance), 4
+        ),
+        "stance_giveaway_rate": round(sum(bool(GIVEAWAY.search(r["text"])) for r in stance) / len(stance), 4),
+        "contrast_pairs": sum(
+            len(members) == 2 and members[0]["label"] != members[1]["label"] for members in pairs.values()
+        ),
+        "incomplete_pairs": sorted(p for p, members in pairs.items() if len(members) != 2),
+    }

@@ -1,0 +1,212 @@
+"""Fine-tuning: corpus -> windows -> Trainer -> a self-describing model directory with its report."""
+
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from datasets import Dataset
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    EarlyStoppingCallback,
+    EvalPrediction,
+    PreTrainedTokenizerBase,
+    Trainer,
+    TrainingArguments,
+    set_seed,
+)
+
+from model.directory import CALIBRATION, METRICS, Manifest, write_json
+from model.encoding import WindowConfig, encode
+from model.labeler import Labeler, softmax
+from model.labels import ID2LABEL, LABEL2ID, LABELS
+from training.calibration import fit_temperature, negative_log_likelihood
+from training.card import write_card
+from training.config import TrainConfig
+from training.corpus import load_training_data
+from training.evaluate import BASELINES, evaluate, resolve_base
+from training.metrics import classification_report, expected_calibration_error
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    output_dir: Path
+    losses: list[float]
+    seconds: float
+    report: dict[str, Any]
+
+
+def windows_dataset(
+    tokenizer: PreTrainedTokenizerBase, rows: Sequence[dict], window: WindowConfig
+) -> tuple[Dataset, np.ndarray]:
+    """One training example per window (the Labeler's own encoding), and each window's paragraph."""
+    encoded = encode(tokenizer, [row["text"] for row in rows], window)
+    labels = [LABEL2ID[rows[i]["label"]] for i in encoded.owner]
+    dataset = Dataset.from_dict({"input_ids": encoded.windows, "labels": labels})
+    return dataset, np.asarray(encoded.owner)
+
+
+def paragraph_macro_f1(
+    owner: np.ndarray, rows: Sequence[dict]
+) -> Callable[[EvalPrediction], dict[str, float]]:
+    """A `compute_metrics` that averages window logits per paragraph, as the Labeler does."""
+
+    def compute(prediction: EvalPrediction) -> dict[str, float]:
+        logits = np.asarray(prediction.predictions)
+        sums = np.zeros((len(rows), logits.shape[1]))
+        np.add.at(sums, owner, logits)
+        predicted = [LABELS[i] for i in sums.argmax(axis=1)]
+        report = classification_report([r["label"] for r in rows], predicted, None, LABELS)
+        return {"macro_f1": report["macro_f1"], "accuracy": report["accuracy"]}
+
+    return compute
+
+
+class WeightedLossTrainer(Trainer):
+    """Cross-entropy with per-class weights, so the rarest label costs as much to miss as the others."""
+
+    def __init__(self, *args: Any, class_weights: torch.Tensor | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.class_weights = class_weights
+
+    def compute_loss(
+        self,
+        model: torch.nn.Module,
+        inputs: dict[str, Any],
+        return_outputs: bool = False,
+        num_items_in_batch: torch.Tensor | int | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, Any]:
+        labels = inputs.pop("labels")
+        outputs = model(**inputs)
+        loss = torch.nn.functional.cross_entropy(outputs.logits, labels, weight=self.class_weights)
+        return (loss, outputs) if return_outputs else loss
+
+
+def train(config: TrainConfig, root: Path = Path(), progress: bool = True) -> TrainResult:
+    """Train, calibrate and evaluate; write the model directory named in the config."""
+    started = time.perf_counter()
+    set_seed(config.train.seed)
+    sets, corpus_hash = load_training_data(config.data, root)
+    base_dir = resolve_base(config.model.base)
+    window = WindowConfig(config.model.max_length, config.model.stride, config.model.max_windows)
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    train_set, _ = windows_dataset(tokenizer, sets["train"], window)
+    dev_set, dev_owner = windows_dataset(tokenizer, sets["real_dev"], window)
+
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base_dir, num_labels=len(LABELS), id2label=ID2LABEL, label2id=LABEL2ID, dtype=torch.float32
+    )
+    counts = np.bincount(train_set["labels"], minlength=len(LABELS)).astype(float)
+    weights = torch.tensor(counts.sum() / (len(LABELS) * np.maximum(counts, 1)), dtype=torch.float32)
+
+    steps_per_epoch = max(1, -(-len(train_set) // config.train.batch_size))
+    eval_steps = max(1, steps_per_epoch // config.train.evals_per_epoch)
+    output_dir = root / config.train.output_dir
+    checkpoints = output_dir.parent / f".{output_dir.name}-checkpoints"
+    args = TrainingArguments(
+        output_dir=str(checkpoints),
+        seed=config.train.seed,
+        num_train_epochs=config.train.epochs,
+        max_steps=config.train.max_steps,
+        learning_rate=config.train.learning_rate,
+        per_device_train_batch_size=config.train.batch_size,
+        per_device_eval_batch_size=64,
+        weight_decay=config.train.weight_decay,
+        warmup_steps=int(config.train.warmup_ratio * steps_per_epoch * config.train.epochs),
+        eval_strategy="steps",
+        eval_steps=eval_steps,
+        save_strategy="best",
+        save_only_model=True,
+        save_total_limit=1,
+        load_best_model_at_end=True,
+        metric_for_best_model="macro_f1",
+        greater_is_better=True,
+        logging_steps=max(1, eval_steps // 5),
+        train_sampling_strategy="group_by_length",  # similar lengths per batch: less padding
+        report_to="none",
+        disable_tqdm=not progress,
+        use_cpu=True,
+        dataloader_num_workers=0,
+    )
+    trainer = WeightedLossTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_set,
+        eval_dataset=dev_set,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=paragraph_macro_f1(dev_owner, sets["real_dev"]),
+        callbacks=[EarlyStoppingCallback(config.train.early_stopping_patience)],
+        class_weights=weights if config.train.class_weights else None,
+    )
+    trainer.train()
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+
+    if output_dir.exists():
+        shutil.rmtree(output_dir)
+    dtype = torch.float16 if config.model.save_dtype == "float16" else torch.float32
+    model.to(dtype).save_pretrained(output_dir)  # the best checkpoint: load_best_model_at_end
+    tokenizer.save_pretrained(output_dir)
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    Manifest(
+        name=config.model.name,
+        version=config.model.version,
+        base_model=config.model.base,
+        corpus_sha256=corpus_hash,
+        trained_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        window=window,
+    ).save(output_dir)
+    train_seconds = time.perf_counter() - started
+
+    calibrate(output_dir, sets["real_dev"])
+    labeler = Labeler(output_dir, backend="torch")
+    eval_sets = {name: sets[name] for name in ("real_dev", "team_dev", "team_test") if sets[name]}
+    report = evaluate(labeler, eval_sets, sets["train"], base_dir, BASELINES, figures_dir=output_dir)
+    report["training"] = {
+        "train_paragraphs": len(sets["train"]),
+        "train_windows": len(train_set),
+        "steps": trainer.state.global_step,
+        "best_step": _best_step(trainer),
+        "best_real_dev_macro_f1": trainer.state.best_metric,
+        "seconds": round(train_seconds, 1),
+        "threads": torch.get_num_threads(),
+    }
+    write_json(output_dir / METRICS, report)
+    write_card(output_dir, config, report)
+    return TrainResult(output_dir, losses, train_seconds, report)
+
+
+def _best_step(trainer: Trainer) -> int | None:
+    checkpoint = trainer.state.best_model_checkpoint
+    return int(checkpoint.rsplit("-", 1)[-1]) if checkpoint else None
+
+
+def calibrate(model_dir: Path, rows: Sequence[dict]) -> dict[str, Any]:
+    """Fit the temperature on the real dev set and write `calibration.json` into the model directory."""
+    labeler = Labeler(model_dir, backend="torch")
+    logits, *_ = labeler.logits([row["text"] for row in rows])
+    gold = np.array([labeler.labels.index(row["label"]) for row in rows])
+    temperature = fit_temperature(logits, gold)
+
+    def ece(t: float) -> float:
+        probs = softmax(logits / t)
+        return expected_calibration_error(probs.max(axis=1), (probs.argmax(axis=1) == gold).astype(float))
+
+    calibration: dict[str, Any] = {
+        "temperature": temperature,
+        "fitted_on": "real_dev",
+        "n": len(rows),
+        "nll_before": round(negative_log_likelihood(logits, gold, 1.0), 4),
+        "nll_after": round(negative_log_likelihood(logits, gold, temperature), 4),
+        "ece_before": round(ece(1.0), 4),
+        "ece_after": round(ece(temperature), 4),
+    }
+    write_json(model_dir / CALIBRATION, calibration)
+    return calibration
