@@ -45,6 +45,17 @@ def write_card(directory: Path, config: TrainConfig, report: dict[str, Any]) -> 
         else "not run."
     )
     training = report.get("training", {})
+    int8 = report.get("int8_vs_fp32", {})
+    int8_lines = "\n".join(
+        f"| {split} | {c['agreement']:.3f} | {c['macro_f1_torch']:.3f} | {c['macro_f1_onnx']:.3f} |"
+        for split, c in int8.items()
+    )
+    backend_section = (
+        "Served by the int8 ONNX graph (`model.int8.onnx`); fp32 torch gives:\n\n"
+        "| split | label agreement | macro-F1 fp32 | macro-F1 int8 |\n|---|---|---|---|\n" + int8_lines
+        if int8
+        else "Served by torch (no ONNX graph exported)."
+    )
     seconds, threads = training.get("seconds", "?"), training.get("threads", "?")
     ece = f"ECE {calibration.get('ece_before')} -> {calibration.get('ece_after')}"
     nll = f"NLL {calibration.get('nll_before')} -> {calibration.get('nll_after')}"
@@ -84,6 +95,8 @@ Contrast pairs (minimal edits that flip the label):
 {pair_lines or "- none in the evaluated splits"}
 
 Shortcut probe: {probe_line}
+
+Backend: {backend_section}
 
 Figures: `confusion_<split>.png`, `reliability_<split>.png`; all numbers: `metrics.json`.
 

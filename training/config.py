@@ -19,6 +19,7 @@ class ModelSection(_Section):
     stride: int = Field(64, ge=0, description="tokens shared by consecutive windows")
     max_windows: int = Field(8, ge=1, description="windows per paragraph before truncation")
     save_dtype: Literal["float32", "float16"] = "float16"
+    onnx_int8: bool = Field(False, description="also export a dynamically quantised int8 ONNX graph")
 
 
 class DataSection(_Section):

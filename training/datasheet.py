@@ -84,3 +84,44 @@ def statistics(rows: Sequence[dict]) -> dict[str, Any]:
         ),
         "incomplete_pairs": sorted(p for p, members in pairs.items() if len(members) != 2),
     }
+
+
+def markdown(rows: Sequence[dict], extra: Sequence[dict]) -> str:
+    """The datasheet's measured tables (pasted into data/README.md by `python -m training.datasheet`)."""
+    stats = statistics(rows)
+    out = [f"Team corpus: {stats['rows']} paragraphs. Odd-year SOTU training rows: {len(extra)}.", ""]
+    out += ["| label | team corpus | odd-year SOTU |", "|---|---|---|"]
+    sotu = Counter(r["label"] for r in extra)
+    out += [f"| {label} | {n} | {sotu.get(label, 0)} |" for label, n in sorted(stats["labels"].items())]
+    out += ["", "`neither` by kind: " + ", ".join(f"{k} {v}" for k, v in stats["neither_subtypes"].items())]
+    out += ["", "| topic | realist | liberal_internationalist | neither |", "|---|---|---|---|"]
+    for topic, counts in stats["topics"].items():
+        r, li, n = (counts.get(k, 0) for k in ("realist", "liberal_internationalist", "neither"))
+        out.append(f"| {topic} | {r} | {li} | {n} |")
+    out += ["", "Genres: " + ", ".join(f"{k} {v}" for k, v in stats["genres"].items())]
+    out += ["", "Eras: " + ", ".join(f"{k} {v}" for k, v in stats["eras"].items())]
+    out += [
+        "",
+        "Voices (stance paragraphs): " + ", ".join(f"{k} {v}" for k, v in stats["stance_voices"].items()),
+    ]
+    out += [
+        "",
+        f"- stance paragraphs set before 1990: {stats['stance_before_1990']:.1%}",
+        f"- stance paragraphs that describe or rebut a camp: {stats['stance_describe_or_rebut']:.1%}",
+        f"- stance paragraphs with a giveaway word: {stats['stance_giveaway_rate']:.1%}",
+        f"- contrast pairs: {stats['contrast_pairs']}",
+        f"- words per paragraph: {stats['words_min_max'][0]}-{stats['words_min_max'][1]}; "
+        "10/25/50/75/90th percentiles by label: "
+        + "; ".join(f"{k} {v}" for k, v in stats["word_percentiles_10_25_50_75_90"].items()),
+        f"- near-duplicate pairs outside contrast pairs (TF-IDF cosine >= {NEAR_DUPLICATE_COSINE}): "
+        f"{len(near_duplicates(rows))}",
+    ]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    from training.corpus import expand, load_corpus, load_rows
+
+    print(
+        markdown(load_corpus(expand(["data/corpus/*.jsonl"])), load_rows(expand(["data/sotu_train/*.jsonl"])))
+    )

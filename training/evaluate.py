@@ -183,3 +183,20 @@ def _figures(
         f"{split}: ECE {result['ece']:.3f}",
         directory / f"reliability_{split}.png",
     )
+
+
+def compare_backends(
+    reference: Labeler, candidate: Labeler, splits: Mapping[str, Sequence[dict]]
+) -> dict[str, dict[str, float]]:
+    """How often two backends (fp32 torch vs int8 ONNX) agree, and each one's macro-F1, per split."""
+    comparison = {}
+    for split, rows in splits.items():
+        a, pred_a, _ = score(reference, rows)
+        b, pred_b, _ = score(candidate, rows)
+        comparison[split] = {
+            "agreement": round(float(np.mean([x == y for x, y in zip(pred_a, pred_b, strict=True)])), 4),
+            f"macro_f1_{reference.backend}": a["macro_f1"],
+            f"macro_f1_{candidate.backend}": b["macro_f1"],
+            "macro_f1_drop": round(a["macro_f1"] - b["macro_f1"], 4),
+        }
+    return comparison

@@ -25,13 +25,14 @@ from transformers import (
 
 from model.directory import CALIBRATION, METRICS, Manifest, write_json
 from model.encoding import WindowConfig, encode
+from model.export import export_onnx
 from model.labeler import Labeler, softmax
 from model.labels import ID2LABEL, LABEL2ID, LABELS
 from training.calibration import fit_temperature, negative_log_likelihood
 from training.card import write_card
 from training.config import TrainConfig
 from training.corpus import load_training_data
-from training.evaluate import BASELINES, evaluate, resolve_base
+from training.evaluate import BASELINES, compare_backends, evaluate, resolve_base
 from training.metrics import classification_report, expected_calibration_error
 
 
@@ -75,6 +76,11 @@ class WeightedLossTrainer(Trainer):
     def __init__(self, *args: Any, class_weights: torch.Tensor | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.class_weights = class_weights
+
+    def _get_eval_sampler(self, eval_dataset: Any) -> torch.utils.data.Sampler | None:
+        # Paragraph metrics rebuild paragraphs from window order; transformers' length grouping
+        # also applies to evaluation and would shuffle that order.
+        return torch.utils.data.SequentialSampler(eval_dataset)
 
     def compute_loss(
         self,
@@ -166,9 +172,17 @@ def train(config: TrainConfig, root: Path = Path(), progress: bool = True) -> Tr
     train_seconds = time.perf_counter() - started
 
     calibrate(output_dir, sets["real_dev"])
-    labeler = Labeler(output_dir, backend="torch")
     eval_sets = {name: sets[name] for name in ("real_dev", "team_dev", "team_test") if sets[name]}
+    backends = {"torch": Labeler(output_dir, backend="torch")}
+    if config.model.onnx_int8:
+        export_onnx(output_dir)
+        backends["onnx"] = Labeler(output_dir, backend="onnx")
+    # The report describes what users get by default: int8 when it was exported.
+    labeler = backends.get("onnx", backends["torch"])
     report = evaluate(labeler, eval_sets, sets["train"], base_dir, BASELINES, figures_dir=output_dir)
+    report["backend"] = labeler.backend
+    if len(backends) == 2:
+        report["int8_vs_fp32"] = compare_backends(backends["torch"], backends["onnx"], eval_sets)
     report["training"] = {
         "train_paragraphs": len(sets["train"]),
         "train_windows": len(train_set),

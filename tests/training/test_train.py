@@ -61,6 +61,7 @@ def test_training_smoke(tmp_path: Path) -> None:
                 "max_length": 32,
                 "stride": 8,
                 "save_dtype": "float32",
+                "onnx_int8": True,
             },
             "data": {
                 "corpus": ["data/corpus/*.jsonl"],
@@ -95,6 +96,7 @@ def test_training_smoke(tmp_path: Path) -> None:
         "metrics.json",
         "README.md",
         "confusion_real_dev.png",
+        "model.int8.onnx",
         "reliability_real_dev.png",
     ):
         assert (out / name).exists(), name
@@ -102,10 +104,31 @@ def test_training_smoke(tmp_path: Path) -> None:
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["baselines"]) == {"majority", "tfidf_logreg", "frozen_minilm_logreg"}
     assert "shortcut_probe" in metrics
+    assert metrics["backend"] == "onnx"
+    assert 0.0 <= metrics["int8_vs_fp32"]["real_dev"]["agreement"] <= 1.0
     # Reloading the directory reproduces the predictions the report was computed from.
     dev = [json.loads(line) for line in (tmp_path / "data/dev.jsonl").read_text().splitlines()]
-    predicted = [p.label for p in Labeler(out).predict([r["text"] for r in dev])]
+    predicted = [p.label for p in Labeler(out, backend="onnx").predict([r["text"] for r in dev])]
     again = classification_report([r["label"] for r in dev], predicted, None, LABELS)
     assert again["confusion"] == metrics["model"]["real_dev"]["confusion"]
     card = (out / "README.md").read_text()
     assert "smoke 0" in card and str(metrics["model"]["real_dev"]["macro_f1"])[:4] in card
+
+
+def test_evaluation_keeps_window_order(tmp_path: Path) -> None:
+    """Paragraph metrics depend on eval windows arriving in dataset order, whatever the train sampler."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments
+
+    from model.encoding import WindowConfig
+    from training.train import WeightedLossTrainer, windows_dataset
+
+    base = build_tiny_model(tmp_path / "base")
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    rows = [{"text": "word " * n, "label": LABELS[n % 3]} for n in (50, 3, 120, 7, 90, 1, 60, 33)]
+    dataset, owner = windows_dataset(tokenizer, rows, WindowConfig(32, 8, 8))
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "x"), train_sampling_strategy="group_by_length", report_to="none", use_cpu=True
+    )
+    model = AutoModelForSequenceClassification.from_pretrained(base)
+    trainer = WeightedLossTrainer(model=model, args=args, processing_class=tokenizer)
+    assert list(trainer._get_eval_sampler(dataset)) == list(range(len(owner)))
