@@ -7,9 +7,10 @@ prediction then says `truncated`.
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-from transformers import PreTrainedTokenizerBase
+from tokenizers import Tokenizer
 
 
 @dataclass(frozen=True)
@@ -32,34 +33,35 @@ class Encoded:
     truncated: list[bool]
 
 
-def encode(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], config: WindowConfig) -> Encoded:
-    """Tokenise `texts` into windows of at most `config.max_length` tokens."""
-    if not texts:
-        return Encoded([], [], [], [], [])
-    batch = tokenizer(
-        list(texts),
-        truncation=True,
-        max_length=config.max_length,
-        stride=config.stride,
-        return_overflowing_tokens=True,
-        return_attention_mask=False,
-        return_token_type_ids=False,
-    )
+def load_tokenizer(directory: Path, config: WindowConfig) -> Tokenizer:
+    """The fast (Rust) tokenizer from `tokenizer.json`, set to cut overlapping windows.
+
+    Used directly rather than through transformers so that serving with ONNX never imports torch.
+    """
+    tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+    tokenizer.no_padding()  # batches are padded by `pad`, after length bucketing
+    tokenizer.enable_truncation(max_length=config.max_length, stride=config.stride)
+    return tokenizer
+
+
+def encode(tokenizer: Tokenizer, texts: Sequence[str], config: WindowConfig) -> Encoded:
+    """Tokenise `texts` into windows of at most `config.max_length` tokens (see `load_tokenizer`)."""
     windows: list[list[int]] = []
     owner: list[int] = []
     n_tokens = [0] * len(texts)
     n_windows = [0] * len(texts)
     truncated = [False] * len(texts)
-    for ids, paragraph in zip(batch["input_ids"], batch["overflow_to_sample_mapping"], strict=True):
-        content = len(ids) - 2  # [CLS] ... [SEP]
-        # Every window after the first repeats `stride` tokens of the one before it.
-        n_tokens[paragraph] += content if n_windows[paragraph] == 0 else content - config.stride
-        if n_windows[paragraph] >= config.max_windows:
-            truncated[paragraph] = True
-            continue
-        n_windows[paragraph] += 1
-        windows.append(list(ids))
-        owner.append(int(paragraph))
+    for paragraph, encoding in enumerate(tokenizer.encode_batch(list(texts))):
+        for window in [encoding, *encoding.overflowing]:
+            content = len(window.ids) - 2  # [CLS] ... [SEP]
+            # Every window after the first repeats `stride` tokens of the one before it.
+            n_tokens[paragraph] += content if n_windows[paragraph] == 0 else content - config.stride
+            if n_windows[paragraph] >= config.max_windows:
+                truncated[paragraph] = True
+                continue
+            n_windows[paragraph] += 1
+            windows.append(window.ids)
+            owner.append(paragraph)
     return Encoded(windows, owner, n_tokens, n_windows, truncated)
 
 

@@ -7,11 +7,9 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
-from transformers import AutoTokenizer
-from transformers.utils import logging as hf_logging
 
-from model.directory import ONNX_INT8, Manifest, read_labels, read_temperature
-from model.encoding import encode, length_buckets, pad
+from model.directory import ONNX_INT8, Manifest, read_json, read_labels, read_temperature
+from model.encoding import encode, length_buckets, load_tokenizer, pad
 
 Backend = Literal["auto", "onnx", "torch"]
 
@@ -44,8 +42,15 @@ class _TorchRunner:
     def __init__(self, directory: Path, threads: int) -> None:
         import torch
         from transformers import AutoModelForSequenceClassification
+        from transformers.utils import logging as hf_logging
 
+        if not any(directory.glob("*.safetensors")):
+            raise FileNotFoundError(
+                f"{directory} has no torch weights (*.safetensors), only the int8 ONNX graph; use the "
+                "default backend, or `make train` for a directory with both"
+            )
         torch.set_num_threads(threads)
+        hf_logging.disable_progress_bar()  # would interleave with the batch script's progress bar
         self._torch = torch
         # Weights may be stored in fp16 to keep the shipped model small; compute in fp32 on CPU.
         self.model = AutoModelForSequenceClassification.from_pretrained(directory, dtype=torch.float32)
@@ -95,9 +100,8 @@ class Labeler:
         self.temperature = read_temperature(self.directory)
         # The Rust tokenizer's own thread pool fights torch/ORT for the same cores.
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        # Loading bars would interleave with the batch script's own progress and the server's logs.
-        hf_logging.disable_progress_bar()
-        self.tokenizer = AutoTokenizer.from_pretrained(self.directory)
+        self.tokenizer = load_tokenizer(self.directory, self.manifest.window)
+        self.pad_id = int(read_json(self.directory / "config.json").get("pad_token_id") or 0)
         threads = threads or available_cores()
         onnx_path = self.directory / ONNX_INT8
         if backend == "onnx" or (backend == "auto" and onnx_path.exists()):
@@ -124,10 +128,9 @@ class Labeler:
                 raise ValueError(f"text {i} is empty or not a string; every paragraph needs words")
         encoded = encode(self.tokenizer, texts, self.manifest.window)
         window_logits = np.zeros((len(encoded.windows), len(self.labels)), dtype=np.float32)
-        pad_id = self.tokenizer.pad_token_id or 0
         lengths = [len(w) for w in encoded.windows]
         for batch in length_buckets(lengths, self.token_budget, self.max_batch):
-            window_logits[batch] = self._run(pad([encoded.windows[i] for i in batch], pad_id))
+            window_logits[batch] = self._run(pad([encoded.windows[i] for i in batch], self.pad_id))
         sums = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         np.add.at(sums, np.asarray(encoded.owner, dtype=np.int64), window_logits)
         paragraph_logits = sums / np.maximum(np.asarray(encoded.n_windows, dtype=np.float32), 1)[:, None]

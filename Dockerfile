@@ -1,0 +1,46 @@
+# CPU image of the stance REST service: `docker build -t stance . && docker run -p 8000:8000 stance`
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 \
+    HF_DATASETS_OFFLINE=1 \
+    TOKENIZERS_PARALLELISM=false \
+    STANCE_MODEL_DIR=/app/models/default
+
+WORKDIR /app
+
+# torch alone from the CPU-only index: PyPI's default wheel brings gigabytes of CUDA libraries.
+# Its own layer, so it is cached across every change below.
+RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+
+# The other dependencies, read from pyproject.toml: this layer is rebuilt only when pyproject.toml changes.
+# (torch==2.13.0 is already met by 2.13.0+cpu, so pip keeps the CPU build.)
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+# The code, then the shipped model. An editable install keeps the code in /app, where
+# `model.directory.default_model_dir()` finds models/default beside it.
+COPY README.md cli.py ./
+COPY model/ model/
+COPY training/ training/
+COPY service/ service/
+COPY batch/ batch/
+RUN pip install --no-deps -e . \
+    && useradd --create-home --uid 10001 stance
+COPY models/default/ models/default/
+
+USER stance
+EXPOSE 8000
+
+# /ready answers 200 only once the model is loaded and warmed up (urlopen raises on 503).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/ready', timeout=4)"]
+
+CMD ["stance", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,140 @@
+"""What one app holds at run time: its settings, metrics, and (once loaded) the Labeler and batcher."""
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from model.directory import METRICS, Manifest, read_json
+from service.batcher import MicroBatcher
+from service.metrics import Metrics
+from service.schemas import ModelInfo, ModelRef
+from service.settings import Settings
+
+if TYPE_CHECKING:
+    from model.labeler import Prediction
+
+log = logging.getLogger("stance.service")
+
+# One short prediction after loading pays for lazy initialisation (kernels, allocator) before /ready says yes.
+WARMUP_TEXT = "The balance of power shapes what states can do; institutions shape what they choose to do."
+
+_HEADLINE_KEYS = ("macro_f1", "accuracy", "ece", "n")
+
+
+class LabelerLike(Protocol):
+    """What the service needs of `model.labeler.Labeler` (tests may wrap one)."""
+
+    directory: Path
+    manifest: Manifest
+    temperature: float
+    backend: str
+
+    @property
+    def labels(self) -> Sequence[str]: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    def predict(self, texts: Sequence[str]) -> "list[Prediction]": ...
+
+
+Loader = Callable[[Settings], LabelerLike]
+
+
+def load_labeler(settings: Settings) -> LabelerLike:
+    """The real loader: a Labeler for `settings.model_dir`.
+
+    Imported here, not at the top, so that importing the service stays cheap.
+    """
+    from model.labeler import Labeler
+
+    return Labeler(settings.model_dir, backend=settings.backend, threads=settings.threads)
+
+
+def headline_metrics(directory: Path) -> dict[str, dict[str, Any]] | None:
+    """`report["model"][split]`'s headline numbers from metrics.json; None when there is no usable file."""
+    try:
+        report = read_json(directory / METRICS)
+    except (OSError, ValueError) as error:
+        log.warning("ignoring unreadable %s: %s", directory / METRICS, error)
+        return None
+    if not isinstance(report, dict) or not isinstance(report.get("model"), dict):
+        return None
+    return {
+        split: {key: result[key] for key in _HEADLINE_KEYS if key in result}
+        for split, result in report["model"].items()
+        if isinstance(result, dict)
+    }
+
+
+def describe(labeler: LabelerLike) -> ModelInfo:
+    manifest = labeler.manifest
+    window = manifest.window
+    return ModelInfo(
+        name=labeler.name,
+        version=labeler.version,
+        labels=list(labeler.labels),
+        base_model=manifest.base_model,
+        corpus_sha256=manifest.corpus_sha256,
+        trained_at=manifest.trained_at,
+        backend=labeler.backend,
+        calibration_temperature=labeler.temperature,
+        window={"max_length": window.max_length, "stride": window.stride, "max_windows": window.max_windows},
+        metrics=headline_metrics(labeler.directory),
+    )
+
+
+@dataclass
+class Runtime:
+    """Everything that exists only once the model is ready."""
+
+    labeler: LabelerLike
+    batcher: "MicroBatcher[Prediction]"
+    info: ModelInfo
+
+    @property
+    def ref(self) -> ModelRef:
+        return ModelRef(name=self.info.name, version=self.info.version)
+
+
+@dataclass
+class ServiceState:
+    settings: Settings
+    loader: Loader = load_labeler
+    metrics: Metrics = field(default_factory=Metrics)
+    runtime: Runtime | None = None
+    load_error: str | None = None
+
+    async def load(self) -> None:
+        """Load and warm up the model off the event loop, then start the batcher: the app is ready."""
+        try:
+            labeler = await asyncio.to_thread(self.loader, self.settings)
+            await asyncio.to_thread(labeler.predict, [WARMUP_TEXT])
+            info = await asyncio.to_thread(describe, labeler)
+        except Exception as error:
+            self.load_error = f"{type(error).__name__}: {error}"
+            log.exception("the model at %s failed to load", self.settings.model_dir)
+            return
+        batcher: MicroBatcher[Prediction] = MicroBatcher(
+            labeler.predict,
+            window_s=self.settings.batch_window_ms / 1000,
+            token_budget=self.settings.batch_token_budget,
+            capacity=self.settings.queue_size,
+            on_batch=self.metrics.observe_batch,
+            on_depth=self.metrics.queue_depth.set,
+        )
+        batcher.start()
+        self.runtime = Runtime(labeler, batcher, info)
+        self.metrics.ready.set(1)
+        log.info("model %s %s ready (%s backend)", info.name, info.version, info.backend)
+
+    async def close(self) -> None:
+        self.metrics.ready.set(0)
+        if self.runtime is not None:
+            await self.runtime.batcher.close()

@@ -1,0 +1,69 @@
+"""Service settings: every knob is an environment variable with the `STANCE_` prefix."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, PositiveInt
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from model.directory import default_model_dir
+
+
+class Settings(BaseSettings):
+    """What `stance serve` runs with; `STANCE_PORT=9000` sets `port`, and so on."""
+
+    model_config = SettingsConfigDict(env_prefix="STANCE_", extra="ignore")
+
+    host: str = Field(default="127.0.0.1", description="Interface to listen on (0.0.0.0 in a container).")
+    port: int = Field(default=8000, ge=0, le=65535, description="TCP port.")
+    model_dir: Path = Field(default_factory=default_model_dir, description="Model directory to serve.")
+    backend: Literal["auto", "onnx", "torch"] = Field(
+        default="auto",
+        description="Inference backend; auto = ONNX int8 when the model directory has it, else torch.",
+    )
+    threads: PositiveInt | None = Field(
+        default=None, description="Inference threads; default: every available core."
+    )
+    max_texts: PositiveInt = Field(
+        default=256, description="Most texts in one /v1/classify request (else 413)."
+    )
+    max_text_chars: PositiveInt = Field(
+        default=20_000, description="Longest text in /v1/classify, in characters (else 413)."
+    )
+    max_body_bytes: PositiveInt = Field(
+        default=2 * 1024 * 1024, description="Largest request body in bytes (else 413)."
+    )
+    max_document_chars: PositiveInt = Field(
+        default=500_000, description="Longest /v1/documents text, in characters (else 413)."
+    )
+    batch_window_ms: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long the micro-batcher waits for more requests before running a batch.",
+    )
+    batch_token_budget: PositiveInt = Field(
+        default=16_384,
+        description="Approximate tokens (characters / 4) after which a batch runs without waiting.",
+    )
+    queue_size: PositiveInt = Field(
+        default=1024, description="Paragraphs waiting or being labeled before new requests get 429."
+    )
+    retry_after_seconds: PositiveInt = Field(
+        default=1, description="Retry-After sent with 429 and 503 answers."
+    )
+    mixed_threshold: float = Field(
+        default=2 / 3,
+        gt=0.5,
+        le=1.0,
+        description="Share of stance probability mass one side needs for a document's `overall` to name it.",
+    )
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
+        default="info", description="Log level of the server and uvicorn."
+    )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()

@@ -1,0 +1,109 @@
+"""POST /v1/documents: segmentation with offsets, per-paragraph labels, and the document summary."""
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from model.labeler import Labeler
+from model.labels import LABELS, STANCE_LABELS
+from model.segment import split_paragraphs
+from service.main import create_app
+from tests.service.helpers import ready_client, tiny_settings
+
+ARTICLE = """By Jane Doe, Diplomatic Correspondent
+Updated 3 March 2025, 09:14
+
+The balance of power in East Asia is shifting, and no treaty will stop a rising state
+from pressing its advantage. Washington should hedge, arm its partners and expect rivalry.
+
+Photo: Soldiers at a border crossing near the disputed zone. (Agency photo)
+
+Only binding international institutions, open trade and a rules-based order backed by the
+United Nations can turn that rivalry into cooperation.
+
+Subscribe to our newsletter
+
+   \t
+Readers wrote in from everywhere 🌍, in Arabic — مرحبا — and in Hebrew — שלום.
+"""
+
+
+def check_document(text: str, body: dict, labeler: Labeler) -> None:
+    """Offsets, order, predictions and summary of a /v1/documents answer for `text`."""
+    paragraphs = body["paragraphs"]
+    expected = split_paragraphs(text)
+    assert [p["text"] for p in paragraphs] == [p.text for p in expected]
+    for i, paragraph in enumerate(paragraphs):
+        assert paragraph["index"] == i
+        assert text[paragraph["start"] : paragraph["end"]] == paragraph["text"]
+    for paragraph, prediction in zip(paragraphs, labeler.predict([p.text for p in expected]), strict=True):
+        assert paragraph["n_tokens"] == prediction.n_tokens
+        for label, probability in prediction.scores.items():
+            assert paragraph["scores"][label] == pytest.approx(probability, abs=2e-6)
+    summary = body["summary"]
+    assert set(summary["counts"]) == set(LABELS)
+    assert sum(summary["counts"].values()) == summary["paragraphs"] == len(paragraphs)
+    for label in LABELS:
+        assert summary["counts"][label] == sum(p["label"] == label for p in paragraphs)
+    stance = [p for p in paragraphs if p["label"] in STANCE_LABELS]
+    assert summary["stance_paragraphs"] == len(stance)
+    if stance:
+        assert summary["realist_share"] + summary["liberal_internationalist_share"] == pytest.approx(1.0)
+        realist = sum(p["scores"]["realist"] for p in stance)
+        liberal = sum(p["scores"]["liberal_internationalist"] for p in stance)
+        assert summary["realist_mass_share"] == pytest.approx(realist / (realist + liberal), abs=1e-5)
+    else:
+        assert summary["overall"] == "neither"
+        assert summary["realist_share"] is None
+
+
+def test_article_with_page_furniture(client: TestClient, tiny_labeler: Labeler) -> None:
+    response = client.post("/v1/documents", json={"text": ARTICLE})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model"] == {"name": "tiny-test", "version": "0.0.1"}
+    texts = [p["text"] for p in body["paragraphs"]]
+    # Furniture is its own paragraph (so it can be labeled `neither`), not glued to the prose around it.
+    assert texts[0] == "By Jane Doe, Diplomatic Correspondent\nUpdated 3 March 2025, 09:14"
+    assert "Subscribe to our newsletter" in texts
+    assert any(t.startswith("Photo: Soldiers") for t in texts)
+    assert len(texts) == 6
+    check_document(ARTICLE, body, tiny_labeler)
+
+
+def test_crlf_document_offsets(client: TestClient, tiny_labeler: Labeler) -> None:
+    text = ARTICLE.replace("\n", "\r\n")
+    response = client.post("/v1/documents", json={"text": text})
+    assert response.status_code == 200, response.text
+    check_document(text, response.json(), tiny_labeler)
+
+
+def test_single_paragraph_without_blank_lines(client: TestClient, tiny_labeler: Labeler) -> None:
+    text = "  One paragraph\nwrapped over lines\nwith leading spaces.  "
+    body = client.post("/v1/documents", json={"text": text}).json()
+    assert len(body["paragraphs"]) == 1
+    assert body["paragraphs"][0]["start"] == 2
+    check_document(text, body, tiny_labeler)
+
+
+@pytest.mark.parametrize("text", ["", " ", "\n\n\n", " \t\r\n \n\f", "\u00a0\u2003\n\n\u3000"])
+def test_a_document_without_paragraphs_is_422(client: TestClient, text: str) -> None:
+    response = client.post("/v1/documents", json={"text": text})
+    assert response.status_code == 422
+    assert response.json()["error_type"] == "empty_document"
+
+
+def test_document_limit_and_long_paragraphs(tiny_model_dir: Path, tiny_labeler: Labeler) -> None:
+    # The per-text limit of /v1/classify does not apply to a document's paragraphs; the document limit does.
+    app = create_app(tiny_settings(tiny_model_dir, max_document_chars=400, max_text_chars=50))
+    with ready_client(app) as client:
+        text = ("x" * 100 + "\n\n" + "realpolitik " * 30)[:400]
+        assert len(text) == 400
+        response = client.post("/v1/documents", json={"text": text})
+        assert response.status_code == 200, response.text
+        check_document(text, response.json(), tiny_labeler)
+        over = client.post("/v1/documents", json={"text": text + "y"})
+        assert over.status_code == 413
+        assert over.json()["error_type"] == "document_too_long"
+        assert "401 characters" in over.json()["error"]
