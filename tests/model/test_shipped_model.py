@@ -1,0 +1,60 @@
+"""The shipped default model: small, self-describing, served by int8 ONNX, and its card tells the truth."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from model.directory import default_model_dir, read_labels
+from model.labeler import Labeler
+from model.labels import LABELS
+from training.metrics import classification_report
+
+SHIPPED = Path(__file__).resolve().parents[2] / "models" / "default"
+
+
+def _shipped_files() -> list[Path]:
+    return [f for f in SHIPPED.rglob("*") if f.is_file()]
+
+
+def test_shipped_model_is_the_default_and_within_budget() -> None:
+    assert default_model_dir() == SHIPPED
+    assert sum(f.stat().st_size for f in _shipped_files()) <= 50 * 2**20
+    names = {f.name for f in _shipped_files()}
+    for required in (
+        "config.json",
+        "tokenizer.json",
+        "stance.json",
+        "calibration.json",
+        "metrics.json",
+        "README.md",
+        "confusion_real_dev.png",
+        "reliability_real_dev.png",
+    ):
+        assert required in names
+    assert read_labels(SHIPPED) == LABELS
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Labeler:
+    return Labeler(SHIPPED)
+
+
+def test_shipped_backend_follows_the_int8_gate(shipped: Labeler) -> None:
+    metrics = json.loads((SHIPPED / "metrics.json").read_text())
+    # The int8 graph ships, and serves by default, only if it passed the gate against fp32.
+    assert (SHIPPED / "model.int8.onnx").exists() == metrics["int8_gate"]["passed"]
+    assert shipped.backend == metrics["backend"] == ("onnx" if metrics["int8_gate"]["passed"] else "torch")
+    assert shipped.temperature > 0
+
+
+def test_reported_real_dev_figures_are_reproduced(shipped: Labeler) -> None:
+    rows = [
+        json.loads(line) for line in (SHIPPED.parents[1] / "data/sotu_dev.jsonl").read_text().splitlines()
+    ]
+    predicted = [p.label for p in shipped.predict([r["text"] for r in rows])]
+    report = classification_report([r["label"] for r in rows], predicted, None, LABELS)
+    recorded = json.loads((SHIPPED / "metrics.json").read_text())["model"]["real_dev"]
+    assert report["confusion"] == recorded["confusion"]
+    assert report["macro_f1"] == recorded["macro_f1"]
+    assert f"{recorded['macro_f1']:.3f}" in (SHIPPED / "README.md").read_text()
