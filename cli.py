@@ -65,7 +65,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     except (ConfigError, CorpusError, FileNotFoundError) as error:
         print(f"stance evaluate: {error}", file=sys.stderr)
         return 2
-    labeler = Labeler(args.model, backend=args.backend)
+    from model.directory import default_model_dir
+
+    labeler = Labeler(args.model or default_model_dir(), backend=args.backend)
     figures = Path(args.figures) if args.figures else None
     if figures:
         figures.mkdir(parents=True, exist_ok=True)
@@ -158,10 +160,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "model", "unset") is None and args.command in ("evaluate",):
-        from model.directory import default_model_dir
-
-        args.model = default_model_dir()
     return int(args.func(args))
 
 
