@@ -126,12 +126,10 @@ class _AppendFile:
             self._handle = None
 
 
-class JsonlWriter:
-    def __init__(self, path: Path, position: int, lazy: bool = False) -> None:
-        self._file = _AppendFile(path, position, lazy)
+class _AppendWriter:
+    """What the line-oriented writers share: bytes appended to one file, durable up to `position`."""
 
-    def write(self, rows: Sequence[dict[str, Any]]) -> None:
-        self._file.append(b"".join(json_line(row) for row in rows))
+    _file: _AppendFile
 
     @property
     def position(self) -> int:
@@ -142,6 +140,14 @@ class JsonlWriter:
 
     def close(self) -> None:
         self._file.close()
+
+
+class JsonlWriter(_AppendWriter):
+    def __init__(self, path: Path, position: int, lazy: bool = False) -> None:
+        self._file = _AppendFile(path, position, lazy)
+
+    def write(self, rows: Sequence[dict[str, Any]]) -> None:
+        self._file.append(b"".join(json_line(row) for row in rows))
 
 
 def _csv_cell(value: Any) -> Any:
@@ -156,7 +162,7 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
-class CsvWriter:
+class CsvWriter(_AppendWriter):
     """CSV with a fixed header, decided before the first row (see `RowBuilder.output_columns`)."""
 
     def __init__(self, path: Path, columns: Sequence[str], position: int) -> None:
@@ -178,16 +184,6 @@ class CsvWriter:
             if unknown:  # cannot happen unless an input changed mid-run; never drop data silently
                 raise RuntimeError(f"row has columns {sorted(unknown)} that the CSV header lacks")
         self._file.append(self._encode([[_csv_cell(row.get(c)) for c in self.columns] for row in rows]))
-
-    @property
-    def position(self) -> int:
-        return self._file.position
-
-    def finish(self) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._file.close()
 
 
 class ParquetWriter:
