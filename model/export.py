@@ -18,7 +18,11 @@ def export_onnx(model_dir: Path, opset: int = 17) -> Path:
     from onnxruntime.transformers.optimizer import optimize_model
     from transformers import AutoModelForSequenceClassification
 
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=torch.float32).eval()
+    # Eager attention exports the MatMul/Softmax pattern ORT's optimizer fuses into its Attention
+    # kernel; the SDPA export is left unfused (measured: no Attention nodes, inference ~22% slower).
+    model = AutoModelForSequenceClassification.from_pretrained(
+        model_dir, dtype=torch.float32, attn_implementation="eager"
+    ).eval()
     config = model.config
     example = {
         "input_ids": torch.ones((2, 16), dtype=torch.long),
@@ -51,7 +55,7 @@ def export_onnx(model_dir: Path, opset: int = 17) -> Path:
             str(fused),
             str(target),
             weight_type=QuantType.QInt8,
-            # One scale per output channel: per-tensor scales flipped 9% of real-dev labels, this 2.5%.
+            # One scale per output channel: per-tensor scales flipped 9-12% of real-dev labels, this 3.4%.
             per_channel=True,
             # Fused contrib ops defeat ONNX shape inference; their outputs are float32.
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},

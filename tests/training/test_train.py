@@ -140,3 +140,21 @@ def test_evaluation_keeps_window_order(tmp_path: Path) -> None:
     model = AutoModelForSequenceClassification.from_pretrained(base)
     trainer = WeightedLossTrainer(model=model, args=args, processing_class=tokenizer)
     assert list(trainer._get_eval_sampler(dataset)) == list(range(len(owner)))
+
+
+def test_onnx_export_fuses_attention(tmp_path: Path) -> None:
+    """The int8 graph uses ORT's fused kernels, and labels like the torch model it came from."""
+    import onnx
+
+    from model.export import export_onnx
+
+    directory = build_tiny_model(tmp_path / "m")
+    graph = onnx.load(str(export_onnx(directory)))
+    ops = {node.op_type for node in graph.graph.node}
+    assert ops & {"Attention", "QAttention"}  # fused attention (quantised, it becomes QAttention)
+    assert "SkipLayerNormalization" in ops
+    texts = ["Deterrence rests on strength.", "The treaty binds all members.", "word " * 300]
+    torch_scores = [p.scores for p in Labeler(directory, backend="torch").predict(texts)]
+    onnx_scores = [p.scores for p in Labeler(directory, backend="onnx").predict(texts)]
+    for a, b in zip(torch_scores, onnx_scores, strict=True):
+        assert a == pytest.approx(b, abs=0.02)
