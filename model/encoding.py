@@ -65,20 +65,29 @@ def encode(tokenizer: Tokenizer, texts: Sequence[str], config: WindowConfig) -> 
     return Encoded(windows, owner, n_tokens, n_windows, truncated)
 
 
-def length_buckets(lengths: Sequence[int], token_budget: int, max_batch: int) -> Iterator[list[int]]:
+def length_buckets(
+    lengths: Sequence[int], token_budget: int, max_batch: int, max_padding: float = 1.25
+) -> Iterator[list[int]]:
     """Yield batches of indices, sorted by length, each padding to at most `token_budget` tokens.
 
-    Sorting first means each batch pads to a length close to its members' own, so little work is
-    spent on padding; the budget bounds memory and latency for batches of long paragraphs.
+    Sorting first means each batch pads to a length close to its members' own; `max_padding` caps the
+    padded size at that multiple of the real tokens, because a few paragraphs of mixed lengths (an API
+    micro-batch) would otherwise all pad to the longest. The budget bounds memory and latency.
     """
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
     batch: list[int] = []
+    real = 0
     for index in order:
-        padded_if_added = max(lengths[index], lengths[batch[-1]] if batch else 0) * (len(batch) + 1)
-        if batch and (padded_if_added > token_budget or len(batch) >= max_batch):
+        padded_if_added = lengths[index] * (len(batch) + 1)  # sorted: the newcomer is the longest
+        if batch and (
+            padded_if_added > token_budget
+            or len(batch) >= max_batch
+            or padded_if_added > max_padding * (real + lengths[index])
+        ):
             yield batch
-            batch = []
+            batch, real = [], 0
         batch.append(index)
+        real += lengths[index]
     if batch:
         yield batch
 

@@ -89,7 +89,9 @@ class Labeler:
         directory: str | Path,
         backend: Backend = "auto",
         token_budget: int = 8192,
-        max_batch: int = 64,
+        # 16 windows per call: measured 13% faster than 64 with torch and 8% with int8 ONNX on 2 cores
+        # (600 SOTU paragraphs, length-bucketed): past 16, bigger batches only cost more per paragraph.
+        max_batch: int = 16,
         threads: int | None = None,
     ) -> None:
         self.directory = Path(directory)

@@ -64,7 +64,7 @@ class MicroBatcher(Generic[T]):
         self,
         predict: Callable[[Sequence[str]], list[T]],
         *,
-        window_s: float = 0.005,
+        window_s: float = 0.0,
         token_budget: int = 16_384,
         capacity: int = 1024,
         on_batch: Callable[[int, float], None] | None = None,

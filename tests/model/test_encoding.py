@@ -62,6 +62,16 @@ def test_length_buckets_cover_every_index_once_within_budget() -> None:
         assert max(lengths[i] for i in batch) * len(batch) <= 100 or len(batch) == 1
 
 
+def test_length_buckets_cap_padding_for_mixed_lengths() -> None:
+    # One short and one long paragraph (an API micro-batch): padding the short one to 200 would
+    # nearly double the work, so they run apart; similar lengths still share a batch.
+    assert sorted(length_buckets([20, 200], token_budget=8192, max_batch=16)) == [[0], [1]]
+    assert list(length_buckets([100, 110, 120], token_budget=8192, max_batch=16)) == [[0, 1, 2]]
+    lengths = [3, 9, 27, 30, 31, 81, 90, 243]
+    for batch in length_buckets(lengths, token_budget=8192, max_batch=16):
+        assert max(lengths[i] for i in batch) * len(batch) <= 1.25 * sum(lengths[i] for i in batch)
+
+
 def test_pad_builds_masks() -> None:
     arrays = pad([[101, 7, 102], [101, 102]], pad_id=0)
     assert arrays["input_ids"].tolist() == [[101, 7, 102], [101, 102, 0]]

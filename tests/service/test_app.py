@@ -21,7 +21,7 @@ def test_settings_defaults_and_environment(monkeypatch: pytest.MonkeyPatch, tmp_
     assert (defaults.max_texts, defaults.max_text_chars) == (256, 20_000)
     assert defaults.max_body_bytes == 2 * 1024 * 1024
     assert (defaults.max_document_chars, defaults.queue_size) == (500_000, 1024)
-    assert (defaults.batch_window_ms, defaults.batch_token_budget) == (5.0, 16_384)
+    assert (defaults.batch_window_ms, defaults.batch_token_budget) == (0.0, 16_384)
     monkeypatch.setenv("STANCE_PORT", "9123")
     monkeypatch.setenv("STANCE_MAX_TEXTS", "7")
     monkeypatch.setenv("STANCE_MODEL_DIR", str(tmp_path))

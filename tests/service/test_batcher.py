@@ -151,6 +151,26 @@ def test_a_failing_request_fails_alone_and_the_worker_goes_on() -> None:
     run(main)
 
 
+def test_with_no_window_an_idle_model_starts_at_once_and_a_busy_one_gathers_the_next_batch() -> None:
+    model = FakeModel()
+
+    async def main() -> None:
+        batcher = MicroBatcher(model.predict)  # the default: no window
+        batcher.start()
+        model.gate.clear()
+        first = asyncio.create_task(batcher.submit(["first"]))
+        await until(model.entered.is_set)  # started alone, without waiting for company
+        later = [asyncio.create_task(batcher.submit([f"later{i}"])) for i in range(3)]
+        await until(lambda: batcher.depth == 4)
+        model.gate.set()
+        assert await first == ["FIRST"]
+        assert [await task for task in later] == [["LATER0"], ["LATER1"], ["LATER2"]]
+        assert model.calls == [["first"], ["later0", "later1", "later2"]]
+        await batcher.close()
+
+    run(main)
+
+
 def test_a_cancelled_request_is_skipped() -> None:
     model = FakeModel()
 
