@@ -51,3 +51,23 @@ def test_bad_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 def test_splits_check_passes_on_the_committed_file(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(Path(__file__).resolve().parents[1])
     assert main(["splits", "--check"]) == 0
+
+
+def test_export_writes_an_int8_copy_with_its_gate(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from model.directory import ONNX_INT8
+    from model.labeler import Labeler
+
+    target = tmp_path / "int8"
+    assert main(["export", "--model", str(tiny_model_dir), "--output", str(target)]) == 0
+    assert (target / ONNX_INT8).exists() and not (tiny_model_dir / ONNX_INT8).exists()
+    assert Labeler(target).backend == "onnx"
+    gate = json.loads((target / "metrics.json").read_text())["int8_gate"]
+    assert set(gate["splits"]) == {"real_dev", "team_test"}
+    assert gate["splits"]["real_dev"]["agreement"] > 0
+    out = capsys.readouterr().out
+    assert "| real_dev |" in out and "the gate" in out
+    # Never overwrite: a second export to the same place is refused.
+    assert main(["export", "--model", str(tiny_model_dir), "--output", str(target)]) == 2
+    assert "exists" in capsys.readouterr().err

@@ -9,7 +9,7 @@ import numpy as np
 
 from model.labeler import Labeler
 from model.labels import LABELS
-from training.metrics import classification_report
+from training.metrics import bootstrap_macro_f1, classification_report
 
 BASELINES = ("majority", "tfidf_logreg", "frozen_minilm_logreg")
 SHORTCUT_F1 = 0.95  # TF-IDF this good on held-out topics means the data gives the label away
@@ -126,10 +126,13 @@ def evaluate(
 
     With `figures_dir`, also draws each split's confusion matrix and reliability diagram there.
     """
-    report: dict[str, Any] = {"model": {}, "contrast_pairs": {}, "baselines": {}}
+    report: dict[str, Any] = {"model": {}, "contrast_pairs": {}, "baselines": {}, "versus_tfidf": {}}
+    model_labels: dict[str, list[str]] = {}
     for split, rows in splits.items():
         result, predicted, probs = score(labeler, rows)
-        report["model"][split] = result
+        gold = [row["label"] for row in rows]
+        report["model"][split] = {**result, **bootstrap_macro_f1(gold, predicted, labeler.labels)}
+        model_labels[split] = predicted
         if figures_dir is not None:
             _figures(split, rows, result, predicted, probs, labeler.labels, figures_dir)
         if any(row.get("pair_id") for row in rows):
@@ -141,6 +144,14 @@ def evaluate(
                 split: classification_report([r["label"] for r in splits[split]], labels, probs, LABELS)
                 for split, (labels, probs) in predictions.items()
             }
+            if name == "tfidf_logreg":
+                # Paired: is the model's gap over the bag-of-words baseline more than sampling luck?
+                report["versus_tfidf"] = {
+                    split: bootstrap_macro_f1(
+                        [r["label"] for r in splits[split]], model_labels[split], LABELS, reference=labels
+                    )
+                    for split, (labels, _) in predictions.items()
+                }
     tfidf_test = report["baselines"].get("tfidf_logreg", {}).get("team_test")
     if tfidf_test is not None:
         report["shortcut_probe"] = {

@@ -53,3 +53,48 @@ def classification_report(
         correct = np.array([g == p for g, p in zip(gold, predicted, strict=True)], dtype=float)
         report["ece"] = round(expected_calibration_error(probs.max(axis=1), correct), 4)
     return report
+
+
+def _macro_f1_rows(gold: np.ndarray, predicted: np.ndarray, k: int) -> np.ndarray:
+    """Macro-F1 of each row of (resamples, n) index arrays, vectorised for the bootstrap."""
+    f1s = []
+    for label in range(k):
+        tp = ((predicted == label) & (gold == label)).sum(axis=1)
+        pred_n = (predicted == label).sum(axis=1)
+        gold_n = (gold == label).sum(axis=1)
+        # F1 = 2tp / (|predicted| + |gold|), 0 when the label is absent from both.
+        f1s.append(np.where(pred_n + gold_n > 0, 2 * tp / np.maximum(pred_n + gold_n, 1), 0.0))
+    return np.mean(f1s, axis=0)
+
+
+def bootstrap_macro_f1(
+    gold: Sequence[str],
+    predicted: Sequence[str],
+    labels: Sequence[str],
+    reference: Sequence[str] | None = None,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """95% percentile bootstrap interval of macro-F1, resampling paragraphs.
+
+    With `reference` (another system's labels for the same paragraphs) the resamples are paired, and
+    the interval of the difference (predicted minus reference) tells whether the gap is more than
+    the luck of which paragraphs were drawn: on 119 paragraphs, intervals are about 17 points wide.
+    """
+    index = {label: i for i, label in enumerate(labels)}
+    g = np.array([index[x] for x in gold])
+    p = np.array([index[x] for x in predicted])
+    draws = np.random.default_rng(seed).integers(0, len(g), size=(resamples, len(g)))
+    scores = _macro_f1_rows(g[draws], p[draws], len(labels))
+    result: dict[str, Any] = {"macro_f1_ci95": _interval(scores)}
+    if reference is not None:
+        r = np.array([index[x] for x in reference])
+        differences = scores - _macro_f1_rows(g[draws], r[draws], len(labels))
+        full = _macro_f1_rows(g[None], p[None], len(labels)) - _macro_f1_rows(g[None], r[None], len(labels))
+        result["difference"] = round(float(full[0]), 4)
+        result["difference_ci95"] = _interval(differences)
+    return result
+
+
+def _interval(samples: np.ndarray) -> list[float]:
+    return [round(float(q), 4) for q in np.percentile(samples, [2.5, 97.5])]

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from training.calibration import fit_temperature
-from training.metrics import classification_report, expected_calibration_error
+from training.metrics import bootstrap_macro_f1, classification_report, expected_calibration_error
 
 LABELS = ("realist", "liberal_internationalist", "neither")
 
@@ -49,3 +49,24 @@ def test_temperature_softens_an_overconfident_model() -> None:
     overconfident = logits * 8  # right ~70% of the time, but nearly certain every time
     assert fit_temperature(overconfident, gold) > 3
     assert 0.5 < fit_temperature(logits, gold) < 2
+
+
+def test_bootstrap_interval_brackets_the_macro_f1_and_pairs_differences() -> None:
+    rng = np.random.default_rng(1)
+    labels = list(LABELS)
+    gold = list(rng.choice(labels, 200))
+    good = [g if rng.random() < 0.85 else str(rng.choice(labels)) for g in gold]
+    poor = [g if rng.random() < 0.40 else str(rng.choice(labels)) for g in gold]
+
+    result = bootstrap_macro_f1(gold, good, labels, reference=poor)
+    low, high = result["macro_f1_ci95"]
+    point = classification_report(gold, good, None, labels)["macro_f1"]
+    assert low < point < high and high - low < 0.2
+    # The paired difference is the plain difference of the two macro-F1s, and clearly above zero.
+    expected = point - classification_report(gold, poor, None, labels)["macro_f1"]
+    assert abs(result["difference"] - expected) < 1e-3
+    assert 0 < result["difference_ci95"][0] < expected < result["difference_ci95"][1]
+
+    itself = bootstrap_macro_f1(gold, gold, labels, reference=gold)
+    assert itself["macro_f1_ci95"] == [1.0, 1.0]
+    assert itself["difference"] == 0 and itself["difference_ci95"] == [0.0, 0.0]
