@@ -10,8 +10,9 @@ from training.evaluate import markdown_table
 
 _LIMITS = """\
 - Trained on paragraphs written by the team (modern English prose set in 1900s-2020s) plus
-  team-labeled odd-year State of the Union paragraphs. Other registers (legal text, transcripts,
-  social media), other languages and pre-1900 prose are out of distribution.
+  team-labeled odd-year State of the Union paragraphs (1791-2023). Other registers (legal text,
+  transcripts, social media) and other languages are out of distribution; pre-1900 prose is seen
+  only in presidential messages.
 - One label per paragraph: mixed paragraphs get the label whose reasoning carries the conclusion,
   which annotators themselves sometimes dispute (see `lean` rows in the dev set).
 - The real dev set (119 paragraphs) chose the checkpoint and fitted the temperature, so its figures
@@ -141,6 +142,8 @@ def _as_toml(config: TrainConfig) -> str:
     for section, values in config.model_dump().items():
         lines.append(f"[{section}]")
         for key, value in values.items():
+            if value is None:
+                continue  # TOML has no null; an absent key loads back as the same None default
             rendered = repr(value).replace("'", '"') if not isinstance(value, bool) else str(value).lower()
             lines.append(f"{key} = {rendered}")
         lines.append("")

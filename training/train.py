@@ -105,8 +105,16 @@ def train(config: TrainConfig, root: Path = Path(), progress: bool = True) -> Tr
     train_set, _ = windows_dataset(base_dir, sets["train"], window)
     dev_set, dev_owner = windows_dataset(base_dir, sets["real_dev"], window)
 
+    dropout = {
+        key: value
+        for key, value in (
+            ("attention_probs_dropout_prob", config.model.attention_dropout),
+            ("hidden_dropout_prob", config.model.hidden_dropout),
+        )
+        if value is not None
+    }
     model = AutoModelForSequenceClassification.from_pretrained(
-        base_dir, num_labels=len(LABELS), id2label=ID2LABEL, label2id=LABEL2ID, dtype=torch.float32
+        base_dir, num_labels=len(LABELS), id2label=ID2LABEL, label2id=LABEL2ID, dtype=torch.float32, **dropout
     )
     counts = np.bincount(train_set["labels"], minlength=len(LABELS)).astype(float)
     weights = torch.tensor(counts.sum() / (len(LABELS) * np.maximum(counts, 1)), dtype=torch.float32)

@@ -93,6 +93,20 @@ def test_sotu_training_rows_are_odd_years_and_never_dev() -> None:
     assert {r["text"].strip() for r in extra}.isdisjoint({r["text"].strip() for r in dev})
 
 
+def test_no_sotu_training_row_near_duplicates_a_dev_row() -> None:
+    """`sotu` holds some addresses twice (e.g. 1945-Roosevelt-1 and -2) and later ones quote earlier
+    ones, so a different id is no proof of a different paragraph; the loose threshold catches both."""
+    extra = load_rows(expand(["data/sotu_train/*.jsonl"], REPO))
+    dev = load_rows([REPO / "data/sotu_dev.jsonl"])
+    dev_ids = {r["id"] for r in dev}
+    crossing = [
+        d
+        for d in near_duplicates(extra + dev, threshold=0.5)
+        if (d.first in dev_ids) != (d.second in dev_ids)
+    ]
+    assert crossing == []
+
+
 def test_real_dev_set_is_the_shared_one() -> None:
     local = REPO / "data/sotu_dev.jsonl"
     assert len(local.read_text().splitlines()) == 119

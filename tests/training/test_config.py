@@ -13,19 +13,6 @@ def test_default_config_is_valid() -> None:
     assert config.data.real_dev.endswith("sotu_dev.jsonl")
 
 
-@pytest.mark.parametrize("name", ["epochs2", "patience1"])
-def test_experiment_configs_differ_from_the_default_in_one_setting(name: str) -> None:
-    default = load_config(REPO / "training/configs/default.toml").model_dump()
-    experiment = load_config(REPO / f"training/configs/experiments/{name}.toml").model_dump()
-    differences = {
-        (section, key)
-        for section, values in default.items()
-        for key, value in values.items()
-        if experiment[section][key] != value
-    }
-    assert differences - {("train", "output_dir")} and len(differences) == 2, differences
-
-
 def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "c.toml"
     path.write_text(text)

@@ -62,6 +62,7 @@ def test_training_smoke(tmp_path: Path) -> None:
                 "stride": 8,
                 "save_dtype": "float32",
                 "onnx_int8": True,
+                "attention_dropout": 0.0,
             },
             "data": {
                 "corpus": ["data/corpus/*.jsonl"],
@@ -100,6 +101,10 @@ def test_training_smoke(tmp_path: Path) -> None:
     ):
         assert (out / name).exists(), name
     assert read_labels(out) == LABELS
+    # The dropout override reaches the model; the unset one keeps the base model's value.
+    saved, original = (json.loads((d / "config.json").read_text()) for d in (out, base))
+    assert saved["attention_probs_dropout_prob"] == 0.0 != original["attention_probs_dropout_prob"]
+    assert saved["hidden_dropout_prob"] == original["hidden_dropout_prob"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["baselines"]) == {"majority", "tfidf_logreg", "frozen_minilm_logreg"}
     assert "shortcut_probe" in metrics
