@@ -12,7 +12,8 @@ from training.config import DataSection
 
 CORPUS_FIELDS = ("id", "text", "label", "topic", "genre", "era", "voice")
 VOICES = ("advocacy", "description", "rebuttal", "none")
-NEITHER_SUBTYPES = ("fp_narration", "furniture", "domestic")
+# `rhetoric`: ceremony, exhortation and bare threats that use foreign-policy words without reasoning.
+NEITHER_SUBTYPES = ("fp_narration", "furniture", "domestic", "rhetoric")
 # Held out whole, so the team test measures transfer to topics the model never saw.
 TEST_TOPICS = (
     "league_of_nations",

@@ -15,7 +15,9 @@ REPO = Path(__file__).resolve().parents[2]
     [
         ("sotu_second_pass.jsonl", "data/sotu_train/*.jsonl"),
         ("sotu_second_pass_i.jsonl", "data/sotu_train/odd_years_i.jsonl"),
+        ("sotu_second_pass_j.jsonl", "data/sotu_train/odd_years_j.jsonl"),
         ("corpus_second_pass.jsonl", "data/corpus/*.jsonl"),
+        ("corpus_second_pass_g10_g12.jsonl", "data/corpus/g1[0-2].jsonl"),
     ],
 )
 def test_second_pass_agrees_with_the_first(second_pass: str, first_pass: str) -> None:
