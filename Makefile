@@ -24,11 +24,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy model training service batch bench cli.py
+	$(BIN)/mypy model training service batch bench cli.py tests
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy model training service batch bench cli.py
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy model training service batch bench cli.py tests
 
 train: $(STAMP)
 	$(BIN)/stance train --config training/configs/default.toml

@@ -7,6 +7,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import torch
@@ -16,6 +17,9 @@ from model.directory import Manifest, write_json
 from model.encoding import WindowConfig
 from model.labels import ID2LABEL, LABEL2ID
 from training.evaluate import resolve_base
+
+if TYPE_CHECKING:  # the fixture imports it lazily, after the environment above is set
+    from model.labeler import Labeler
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,8 +34,7 @@ def build_tiny_model(directory: Path, seed: int = 0, window: WindowConfig | None
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=512,
-        num_labels=3,
-        id2label=ID2LABEL,
+        id2label=ID2LABEL,  # three labels: sets num_labels
         label2id=LABEL2ID,
     )
     torch.manual_seed(seed)
@@ -49,7 +52,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_labeler(tiny_model_dir: Path):  # type: ignore[no-untyped-def]
+def tiny_labeler(tiny_model_dir: Path) -> "Labeler":
     from model.labeler import Labeler
 
     return Labeler(tiny_model_dir, backend="torch")

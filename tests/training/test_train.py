@@ -144,7 +144,8 @@ def test_evaluation_keeps_window_order(tmp_path: Path) -> None:
     )
     model = AutoModelForSequenceClassification.from_pretrained(base)
     trainer = WeightedLossTrainer(model=model, args=args, processing_class=tokenizer)
-    assert list(trainer._get_eval_sampler(dataset)) == list(range(len(owner)))
+    sampler = trainer._get_eval_sampler(dataset)
+    assert sampler is not None and list(sampler) == list(range(len(owner)))
 
 
 def test_onnx_export_fuses_attention(tmp_path: Path) -> None:
