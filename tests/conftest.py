@@ -7,7 +7,6 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 import torch
@@ -15,11 +14,9 @@ from transformers import AutoTokenizer, BertConfig, BertForSequenceClassificatio
 
 from model.directory import Manifest, write_json
 from model.encoding import WindowConfig
+from model.labeler import Labeler
 from model.labels import ID2LABEL, LABEL2ID
 from training.evaluate import resolve_base
-
-if TYPE_CHECKING:  # the fixture imports it lazily, after the environment above is set
-    from model.labeler import Labeler
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,7 +49,5 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_labeler(tiny_model_dir: Path) -> "Labeler":
-    from model.labeler import Labeler
-
+def tiny_labeler(tiny_model_dir: Path) -> Labeler:
     return Labeler(tiny_model_dir, backend="torch")
