@@ -119,6 +119,72 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cv(args: argparse.Namespace) -> int:
+    """Grouped cross-validation: run the folds not yet saved, then print the pooled scores."""
+    from training.config import ConfigError, load_config
+    from training.corpus import CorpusError, expand, load_rows
+    from training.cv import FOLDS_FILE, SOTU_ROWS, assign_folds, load_cv_data, markdown, run_fold, summarize
+
+    try:
+        config = load_config(args.config)
+        if args.write_folds:
+            folds = assign_folds(load_rows(expand([SOTU_ROWS])), args.k)
+            Path(FOLDS_FILE).write_text(json.dumps(folds, indent=0) + "\n")
+            print(f"wrote {FOLDS_FILE}: {len(folds)} years in {args.k} folds")
+            return 0
+        extra = {}
+        if args.live_text:
+            from training.live import load_live_rows
+
+            extra["live_oped"] = load_live_rows(Path(args.live_text))
+        data = load_cv_data(config, extra_reports=extra)
+    except (ConfigError, CorpusError, ValueError, FileNotFoundError) as error:
+        print(f"stance cv: {error}", file=sys.stderr)
+        return 2
+    out_dir = Path(args.out or f"runs/cv/{Path(args.config).stem}")
+    k = len(set(data.folds.values()))
+    for fold in args.folds if args.folds is not None else range(k):
+        for system in args.systems:
+            path = run_fold(config, data, fold, system, out_dir)
+            print(f"fold {fold} {system}: {path}", flush=True)
+    summary = summarize(data, out_dir, args.systems)
+    print(markdown(summary))
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+def _live(args: argparse.Namespace) -> int:
+    """Score a model, TF-IDF on the same data, and their average on the live op-ed paragraphs."""
+    from model.directory import default_model_dir
+    from model.labeler import Labeler
+    from training.config import ConfigError, load_config
+    from training.corpus import CorpusError, load_training_data
+    from training.evaluate import baseline_predictions, resolve_base
+    from training.live import load_live_rows, markdown, report
+
+    try:
+        rows = load_live_rows(Path(args.text))
+        config = load_config(args.config)
+        train_rows = load_training_data(config.data)[0]["train"]
+    except (ConfigError, CorpusError, FileNotFoundError) as error:
+        print(f"stance live: {error}", file=sys.stderr)
+        return 2
+    labeler = Labeler(args.model or default_model_dir(), backend=args.backend)
+    texts = [r["text"] for r in rows]
+    model = labeler.probabilities(labeler.logits(texts)[0])
+    tfidf = baseline_predictions("tfidf_logreg", train_rows, {"live": rows}, resolve_base(config.model.base))
+    probabilities = {
+        f"{labeler.name} {labeler.version}": model,
+        f"TF-IDF + LR ({Path(args.config).stem})": tfidf["live"][1],
+        "average of the two": (model + tfidf["live"][1]) / 2,
+    }
+    results = report(rows, probabilities)
+    print(markdown(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
 def _label(args: argparse.Namespace) -> int:
     from batch.command import run
 
@@ -152,6 +218,7 @@ def _splits(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from batch.command import configure as configure_label
+    from training.cv import K as CV_FOLDS
     from training.evaluate import BASELINES
 
     parser = argparse.ArgumentParser(prog="stance", description=__doc__)
@@ -186,6 +253,26 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--output", required=True, help="new directory to write")
     export.add_argument("--config", default="training/configs/default.toml", help="for the gate's data")
     export.set_defaults(func=_export)
+
+    cv = commands.add_parser(
+        "cv", help="grouped cross-validation over the labeled SOTU rows: the model against TF-IDF"
+    )
+    cv.add_argument("--config", default="training/configs/default.toml", help="recipe and data to validate")
+    cv.add_argument("--systems", nargs="+", default=["tfidf", "model"], choices=["tfidf", "model"])
+    cv.add_argument("--folds", nargs="*", type=int, default=None, help="run only these folds (default: all)")
+    cv.add_argument("--out", default=None, help="prediction directory (default runs/cv/<config name>)")
+    cv.add_argument("--live-text", default=None, help="live op-ed texts (url, position, text) to score too")
+    cv.add_argument("--write-folds", action="store_true", help="(re)write data/cv_folds.json and stop")
+    cv.add_argument("--k", type=int, default=CV_FOLDS, help="folds, with --write-folds")
+    cv.set_defaults(func=_cv)
+
+    live = commands.add_parser("live", help="score a model on the live op-ed check (you supply the text)")
+    live.add_argument("--text", required=True, help="JSONL of url, position, text for data/live_oped/")
+    live.add_argument("--model", default=None, help="model directory (default: the shipped model)")
+    live.add_argument("--config", default="training/configs/default.toml", help="TF-IDF training data")
+    live.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"])
+    live.add_argument("--json", help="write the full report here")
+    live.set_defaults(func=_live)
 
     label = commands.add_parser("label", help="label files of paragraphs or documents")
     configure_label(label)

@@ -94,17 +94,24 @@ class WeightedLossTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
 
-def train(config: TrainConfig, root: Path = Path(), progress: bool = True) -> TrainResult:
-    """Train, calibrate and evaluate; write the model directory named in the config."""
-    started = time.perf_counter()
+def fine_tune(
+    config: TrainConfig,
+    train_rows: Sequence[dict],
+    output_dir: Path,
+    select_rows: Sequence[dict] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Fine-tune the base model on `train_rows` and save weights and tokenizer to `output_dir`.
+
+    With `select_rows`, the checkpoint with the best paragraph macro-F1 on them is kept (with early
+    stopping); without, training runs its full length and the last weights are kept, which is what
+    cross-validation folds do (their test rows must not choose anything).
+    """
     set_seed(config.train.seed)
-    sets, corpus_hash = load_training_data(config.data, root)
     base_dir = resolve_base(config.model.base)
     window = WindowConfig(config.model.max_length, config.model.stride, config.model.max_windows)
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
-    train_set, _ = windows_dataset(base_dir, sets["train"], window)
-    dev_set, dev_owner = windows_dataset(base_dir, sets["real_dev"], window)
-
+    train_set, _ = windows_dataset(base_dir, train_rows, window)
     dropout = {
         key: value
         for key, value in (
@@ -121,8 +128,26 @@ def train(config: TrainConfig, root: Path = Path(), progress: bool = True) -> Tr
 
     steps_per_epoch = max(1, -(-len(train_set) // config.train.batch_size))
     eval_steps = max(1, steps_per_epoch // config.train.evals_per_epoch)
-    output_dir = root / config.train.output_dir
     checkpoints = output_dir.parent / f".{output_dir.name}-checkpoints"
+    selection: dict[str, Any] = {"eval_strategy": "no", "save_strategy": "no"}
+    extra: dict[str, Any] = {}
+    if select_rows is not None:
+        select_set, select_owner = windows_dataset(base_dir, select_rows, window)
+        selection = {
+            "eval_strategy": "steps",
+            "eval_steps": eval_steps,
+            "save_strategy": "best",
+            "save_only_model": True,
+            "save_total_limit": 1,
+            "load_best_model_at_end": True,
+            "metric_for_best_model": "macro_f1",
+            "greater_is_better": True,
+        }
+        extra = {
+            "eval_dataset": select_set,
+            "compute_metrics": paragraph_macro_f1(select_owner, select_rows),
+            "callbacks": [EarlyStoppingCallback(config.train.early_stopping_patience)],
+        }
     args = TrainingArguments(
         output_dir=str(checkpoints),
         seed=config.train.seed,
@@ -133,41 +158,49 @@ def train(config: TrainConfig, root: Path = Path(), progress: bool = True) -> Tr
         per_device_eval_batch_size=64,
         weight_decay=config.train.weight_decay,
         warmup_steps=int(config.train.warmup_ratio * steps_per_epoch * config.train.epochs),
-        eval_strategy="steps",
-        eval_steps=eval_steps,
-        save_strategy="best",
-        save_only_model=True,
-        save_total_limit=1,
-        load_best_model_at_end=True,
-        metric_for_best_model="macro_f1",
-        greater_is_better=True,
         logging_steps=max(1, eval_steps // 5),
         train_sampling_strategy="group_by_length",  # similar lengths per batch: less padding
         report_to="none",
         disable_tqdm=not progress,
         use_cpu=True,
         dataloader_num_workers=0,
+        **selection,
     )
     trainer = WeightedLossTrainer(
         model=model,
         args=args,
         train_dataset=train_set,
-        eval_dataset=dev_set,
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=paragraph_macro_f1(dev_owner, sets["real_dev"]),
-        callbacks=[EarlyStoppingCallback(config.train.early_stopping_patience)],
         class_weights=weights if config.train.class_weights else None,
+        **extra,
     )
     trainer.train()
-    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
-
     if output_dir.exists():
         shutil.rmtree(output_dir)
     dtype = torch.float16 if config.model.save_dtype == "float16" else torch.float32
-    model.to(dtype).save_pretrained(output_dir)  # the best checkpoint: load_best_model_at_end
+    model.to(dtype).save_pretrained(output_dir)  # with selection: the best checkpoint, reloaded at the end
     tokenizer.save_pretrained(output_dir)
     shutil.rmtree(checkpoints, ignore_errors=True)
+    return {
+        "train_paragraphs": len(train_rows),
+        "train_windows": len(train_set),
+        "steps": trainer.state.global_step,
+        "best_step": _best_step(trainer),
+        "best_real_dev_macro_f1": trainer.state.best_metric,
+        "losses": [entry["loss"] for entry in trainer.state.log_history if "loss" in entry],
+        "threads": torch.get_num_threads(),
+    }
+
+
+def train(config: TrainConfig, root: Path = Path(), progress: bool = True) -> TrainResult:
+    """Train, calibrate and evaluate; write the model directory named in the config."""
+    started = time.perf_counter()
+    sets, corpus_hash = load_training_data(config.data, root)
+    output_dir = root / config.train.output_dir
+    training = fine_tune(config, sets["train"], output_dir, select_rows=sets["real_dev"], progress=progress)
+    losses = training.pop("losses")
+    window = WindowConfig(config.model.max_length, config.model.stride, config.model.max_windows)
     Manifest(
         name=config.model.name,
         version=config.model.version,
@@ -177,15 +210,7 @@ def train(config: TrainConfig, root: Path = Path(), progress: bool = True) -> Tr
         window=window,
     ).save(output_dir)
     seconds = round(time.perf_counter() - started, 1)
-    training: dict[str, Any] = {
-        "train_paragraphs": len(sets["train"]),
-        "train_windows": len(train_set),
-        "steps": trainer.state.global_step,
-        "best_step": _best_step(trainer),
-        "best_real_dev_macro_f1": trainer.state.best_metric,
-        "seconds": seconds,
-        "threads": torch.get_num_threads(),
-    }
+    training = {**training, "seconds": seconds}
     report = finalize(output_dir, config, sets, training)
     return TrainResult(output_dir, losses, seconds, report)
 

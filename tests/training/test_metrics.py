@@ -70,3 +70,16 @@ def test_bootstrap_interval_brackets_the_macro_f1_and_pairs_differences() -> Non
     itself = bootstrap_macro_f1(gold, gold, labels, reference=gold)
     assert itself["macro_f1_ci95"] == [1.0, 1.0]
     assert itself["difference"] == 0 and itself["difference_ci95"] == [0.0, 0.0]
+
+
+def test_grouped_bootstrap_resamples_whole_groups() -> None:
+    """Singleton groups are the paragraph bootstrap; correlated groups widen the interval."""
+    labels = ["a", "b", "c"]
+    gold = [labels[i % 3] for i in range(120)]
+    # Errors come in blocks of ten: one document the model reads wrong, the next it reads right.
+    predicted = [g if (i // 10) % 2 else labels[(i + 1) % 3] for i, g in enumerate(gold)]
+    plain = bootstrap_macro_f1(gold, predicted, labels)
+    assert bootstrap_macro_f1(gold, predicted, labels, groups=[str(i) for i in range(120)]) == plain
+    grouped = bootstrap_macro_f1(gold, predicted, labels, groups=[str(i // 10) for i in range(120)])
+    width = lambda r: r["macro_f1_ci95"][1] - r["macro_f1_ci95"][0]  # noqa: E731
+    assert width(grouped) > 1.5 * width(plain)

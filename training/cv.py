@@ -1,0 +1,257 @@
+"""Grouped cross-validation over the team-labeled SOTU rows: the signal recipe choices are made on.
+
+The 119 real dev paragraphs give intervals about 15 points wide, too coarse to choose anything with.
+The ~4,700 odd-year SOTU rows the team labeled are real text too. Each fold holds out whole years of
+addresses: `sotu` holds some addresses twice under two ids (1945-Roosevelt-1 and -2) and a year's two
+addresses (outgoing and incoming president) can share text, so grouping by address id alone would
+leak. A fold's model trains on the corpus train split and every other fold's SOTU rows, for the
+configured number of epochs with no checkpoint selection (its test rows must choose nothing), and
+predicts its held-out rows; the pooled out-of-fold predictions are scored against TF-IDF + LR trained
+on exactly the same rows, with a paired bootstrap that resamples whole years.
+"""
+
+import hashlib
+import json
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model.labels import LABELS
+from training.config import TrainConfig
+from training.corpus import expand, load_corpus, load_rows, split_rows
+from training.metrics import bootstrap_macro_f1, classification_report
+
+FOLDS_FILE = "data/cv_folds.json"
+# Every team-labeled SOTU row is held out once, whatever a recipe trains on.
+SOTU_ROWS = "data/sotu_train/*.jsonl"
+K = 5
+SYSTEMS = ("tfidf", "model")
+
+
+def group_of(row_id: str) -> str:
+    """The CV group of a SOTU row: the year of its address (ids look like `1947-Truman-1#12`)."""
+    return row_id.split("-", 1)[0]
+
+
+def assign_folds(rows: Sequence[dict], k: int = K) -> dict[str, int]:
+    """Deterministic year -> fold map with folds of near-equal row counts.
+
+    Years go largest first (ties broken by a hash of the year, not by chronology, so no fold is one
+    era) to the fold with the fewest rows so far.
+    """
+    sizes = Counter(group_of(row["id"]) for row in rows)
+    order = sorted(sizes, key=lambda g: (-sizes[g], hashlib.sha256(g.encode()).hexdigest()))
+    load = [0] * k
+    folds: dict[str, int] = {}
+    for group in order:
+        fold = min(range(k), key=lambda i: (load[i], i))
+        folds[group] = fold
+        load[fold] += sizes[group]
+    return dict(sorted(folds.items()))
+
+
+@dataclass(frozen=True)
+class CvData:
+    """The rows a cross-validation run uses; `sotu` is what folds split, the rest is fixed."""
+
+    corpus_train: list[dict]
+    sotu: list[dict]
+    sotu_trained: set[str]  # ids of the SOTU rows the recipe trains on (when not held out)
+    folds: dict[str, int]
+    reports: dict[str, list[dict]]  # scored by every fold model, never trained on
+
+    def fold_rows(self, fold: int) -> tuple[list[dict], list[dict]]:
+        """(train rows, held-out SOTU rows) of one fold."""
+        held_out = [r for r in self.sotu if self.folds[group_of(r["id"])] == fold]
+        kept = [
+            r for r in self.sotu if self.folds[group_of(r["id"])] != fold and r["id"] in self.sotu_trained
+        ]
+        return self.corpus_train + kept, held_out
+
+
+def load_cv_data(
+    config: TrainConfig, root: Path = Path(), extra_reports: Mapping[str, list[dict]] | None = None
+) -> CvData:
+    """The corpus train split, every SOTU row, the committed folds and the report sets.
+
+    Every recipe is scored on the same held-out rows, so recipes that train on fewer SOTU files
+    (`extra_train`) stay comparable; they simply train on fewer of the other folds' rows.
+    """
+    corpus = load_corpus(expand(config.data.corpus, root))
+    parts = split_rows(corpus, json.loads((root / config.data.splits).read_text()))
+    sotu = load_rows(expand([SOTU_ROWS], root))
+    extra = load_rows(expand(config.data.extra_train, root)) if config.data.extra_train else []
+    trained = {r["id"] for r in extra}
+    folds = {str(g): int(f) for g, f in json.loads((root / FOLDS_FILE).read_text()).items()}
+    missing = sorted({group_of(r["id"]) for r in sotu} - set(folds))
+    if missing:
+        raise ValueError(f"years {missing[:5]} have no fold in {FOLDS_FILE}: run `stance cv --write-folds`")
+    reports = {
+        "team_dev": parts["dev"],
+        "team_test": parts["test"],
+        "real_dev": load_rows([root / config.data.real_dev]),
+        **(extra_reports or {}),
+    }
+    return CvData(parts["train"], sotu, trained, folds, {k: v for k, v in reports.items() if v})
+
+
+Predictor = Callable[[TrainConfig, list[dict], dict[str, list[dict]], Path], dict[str, np.ndarray]]
+
+
+def predict_tfidf(
+    config: TrainConfig, train: list[dict], splits: dict[str, list[dict]], workdir: Path
+) -> dict[str, np.ndarray]:
+    from training.evaluate import baseline_predictions
+
+    predictions = baseline_predictions("tfidf_logreg", train, splits, workdir)
+    return {split: probs for split, (_, probs) in predictions.items()}
+
+
+def predict_model(
+    config: TrainConfig, train: list[dict], splits: dict[str, list[dict]], workdir: Path
+) -> dict[str, np.ndarray]:
+    """Fine-tune on `train` with the config's recipe (no checkpoint selection) and predict every split."""
+    from model.directory import Manifest
+    from model.encoding import WindowConfig
+    from model.labeler import Labeler
+    from training.train import fine_tune
+
+    directory = workdir / "model"
+    fine_tune(config, train, directory, select_rows=None)
+    window = WindowConfig(config.model.max_length, config.model.stride, config.model.max_windows)
+    Manifest(name=config.model.name, version="cv-fold", base_model=config.model.base, window=window).save(
+        directory
+    )
+    labeler = Labeler(directory, backend="torch")
+    out = {
+        split: labeler.probabilities(labeler.logits([r["text"] for r in rows])[0])
+        for split, rows in splits.items()
+    }
+    shutil.rmtree(directory)
+    return out
+
+
+PREDICTORS: dict[str, Predictor] = {"tfidf": predict_tfidf, "model": predict_model}
+
+
+def run_fold(config: TrainConfig, data: CvData, fold: int, system: str, out_dir: Path) -> Path:
+    """Train one system on one fold and save its probabilities for every split; skip if already saved."""
+    path = out_dir / f"fold{fold}.{system}.json"
+    if path.exists():
+        return path
+    train, held_out = data.fold_rows(fold)
+    splits = {"cv": held_out, **data.reports}
+    started = time.perf_counter()
+    workdir = out_dir / f".fold{fold}.{system}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    probs = PREDICTORS[system](config, train, splits, workdir)
+    shutil.rmtree(workdir, ignore_errors=True)
+    record = {
+        "fold": fold,
+        "system": system,
+        "train_rows": len(train),
+        "seconds": round(time.perf_counter() - started, 1),
+        "splits": {
+            split: {"ids": [r["id"] for r in rows], "probs": np.round(probs[split], 6).tolist()}
+            for split, rows in splits.items()
+        },
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record) + "\n")
+    tmp.replace(path)  # a fold is either saved whole or not at all, so an interrupted run resumes cleanly
+    return path
+
+
+def load_predictions(out_dir: Path, system: str) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(out_dir.glob(f"fold*.{system}.json"))]
+
+
+def out_of_fold(records: Sequence[dict]) -> tuple[list[str], np.ndarray]:
+    """Pooled held-out ids and probabilities across folds."""
+    ids = [i for rec in records for i in rec["splits"]["cv"]["ids"]]
+    probs = np.concatenate([np.asarray(rec["splits"]["cv"]["probs"]) for rec in records])
+    return ids, probs
+
+
+def _macro_f1(split: dict[str, Any], gold: Mapping[str, str]) -> float:
+    """Macro-F1 of one saved split's argmax labels."""
+    predicted = [LABELS[i] for i in np.asarray(split["probs"]).argmax(axis=1)]
+    return float(classification_report([gold[i] for i in split["ids"]], predicted, None, LABELS)["macro_f1"])
+
+
+def summarize(data: CvData, out_dir: Path, systems: Sequence[str]) -> dict[str, Any]:
+    """Pooled CV macro-F1 per system, per-fold spread, report splits, and the paired interval vs TF-IDF."""
+    gold = {r["id"]: r["label"] for rows in [data.sotu, *data.reports.values()] for r in rows}
+    summary: dict[str, Any] = {"systems": {}, "folds_done": {}}
+    predicted: dict[str, dict[str, str]] = {}
+    for system in systems:
+        records = load_predictions(out_dir, system)
+        summary["folds_done"][system] = sorted(rec["fold"] for rec in records)
+        if not records:
+            continue
+        ids, probs = out_of_fold(records)
+        labels = [LABELS[i] for i in probs.argmax(axis=1)]
+        predicted[system] = dict(zip(ids, labels, strict=True))
+        truth = [gold[i] for i in ids]
+        entry: dict[str, Any] = {
+            "cv": {
+                **classification_report(truth, labels, probs, LABELS),
+                **bootstrap_macro_f1(truth, labels, LABELS, groups=[group_of(i) for i in ids]),
+            },
+            "cv_per_fold": [_macro_f1(rec["splits"]["cv"], gold) for rec in records],
+            "seconds": sum(rec["seconds"] for rec in records),
+        }
+        for split in data.reports:
+            scores = [_macro_f1(rec["splits"][split], gold) for rec in records if split in rec["splits"]]
+            if scores:
+                entry[split] = {"mean_macro_f1": round(float(np.mean(scores)), 4), "per_fold": scores}
+        summary["systems"][system] = entry
+    if "model" in predicted and "tfidf" in predicted:
+        common = sorted(set(predicted["model"]) & set(predicted["tfidf"]))
+        summary["model_minus_tfidf"] = {
+            "rows": len(common),
+            **bootstrap_macro_f1(
+                [gold[i] for i in common],
+                [predicted["model"][i] for i in common],
+                LABELS,
+                reference=[predicted["tfidf"][i] for i in common],
+                groups=[group_of(i) for i in common],
+            ),
+        }
+    return summary
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    """The CV table `stance cv` prints."""
+    lines = [
+        "| system | folds | CV macro-F1 (pooled) | 95% CI (years resampled) | per fold | team dev "
+        "| real dev |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for system, entry in summary["systems"].items():
+        cv = entry["cv"]
+        per_fold = ", ".join(f"{x:.3f}" for x in entry["cv_per_fold"])
+        cells = [entry.get(s, {}).get("mean_macro_f1") for s in ("team_dev", "real_dev")]
+        shown = [f"{c:.3f}" if c is not None else "" for c in cells]
+        lines.append(
+            f"| {system} | {len(entry['cv_per_fold'])} | {cv['macro_f1']:.3f} | "
+            f"{cv['macro_f1_ci95'][0]:.3f}-{cv['macro_f1_ci95'][1]:.3f} | {per_fold} | "
+            f"{shown[0]} | {shown[1]} |"
+        )
+    gap = summary.get("model_minus_tfidf")
+    if gap:
+        low, high = gap["difference_ci95"]
+        verdict = "above zero" if low > 0 else ("below zero" if high < 0 else "straddles zero")
+        lines += [
+            "",
+            f"model - TF-IDF on the same {gap['rows']} held-out rows: {gap['difference']:+.3f} "
+            f"(paired 95% CI {low:+.3f} to {high:+.3f}, {verdict})",
+        ]
+    return "\n".join(lines)
