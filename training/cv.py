@@ -31,7 +31,6 @@ FOLDS_FILE = "data/cv_folds.json"
 # Every team-labeled SOTU row is held out once, whatever a recipe trains on.
 SOTU_ROWS = "data/sotu_train/*.jsonl"
 K = 5
-SYSTEMS = ("tfidf", "model")
 
 
 def group_of(row_id: str) -> str:
@@ -101,24 +100,31 @@ def load_cv_data(
     return CvData(parts["train"], sotu, trained, folds, {k: v for k, v in reports.items() if v})
 
 
-Predictor = Callable[[TrainConfig, list[dict], dict[str, list[dict]], Path], dict[str, np.ndarray]]
+# A predictor trains on a fold and returns {system: {split: probabilities}}: one training can yield
+# several systems (the fine-tuned model and its int8 graph).
+Predictor = Callable[[TrainConfig, list[dict], dict[str, list[dict]], Path], dict[str, dict[str, np.ndarray]]]
 
 
 def predict_tfidf(
     config: TrainConfig, train: list[dict], splits: dict[str, list[dict]], workdir: Path
-) -> dict[str, np.ndarray]:
+) -> dict[str, dict[str, np.ndarray]]:
     from training.evaluate import baseline_predictions
 
     predictions = baseline_predictions("tfidf_logreg", train, splits, workdir)
-    return {split: probs for split, (_, probs) in predictions.items()}
+    return {"tfidf": {split: probs for split, (_, probs) in predictions.items()}}
 
 
 def predict_model(
     config: TrainConfig, train: list[dict], splits: dict[str, list[dict]], workdir: Path
-) -> dict[str, np.ndarray]:
-    """Fine-tune on `train` with the config's recipe (no checkpoint selection) and predict every split."""
+) -> dict[str, dict[str, np.ndarray]]:
+    """Fine-tune on `train` with the config's recipe (no checkpoint selection) and predict every split.
+
+    With `onnx_int8` in the config, the fold's int8 graph predicts too (`model_int8`), so the int8
+    backend is judged on cross-validation like everything else.
+    """
     from model.directory import Manifest
     from model.encoding import WindowConfig
+    from model.export import export_onnx
     from model.labeler import Labeler
     from training.train import fine_tune
 
@@ -128,11 +134,17 @@ def predict_model(
     Manifest(name=config.model.name, version="cv-fold", base_model=config.model.base, window=window).save(
         directory
     )
-    labeler = Labeler(directory, backend="torch")
-    out = {
-        split: labeler.probabilities(labeler.logits([r["text"] for r in rows])[0])
-        for split, rows in splits.items()
-    }
+    backends = {"model": "torch"}
+    if config.model.onnx_int8:
+        export_onnx(directory)
+        backends["model_int8"] = "onnx"
+    out = {}
+    for system, backend in backends.items():
+        labeler = Labeler(directory, backend=backend)  # type: ignore[arg-type]
+        out[system] = {
+            split: labeler.probabilities(labeler.logits([r["text"] for r in rows])[0])
+            for split, rows in splits.items()
+        }
     shutil.rmtree(directory)
     return out
 
@@ -140,33 +152,40 @@ def predict_model(
 PREDICTORS: dict[str, Predictor] = {"tfidf": predict_tfidf, "model": predict_model}
 
 
-def run_fold(config: TrainConfig, data: CvData, fold: int, system: str, out_dir: Path) -> Path:
-    """Train one system on one fold and save its probabilities for every split; skip if already saved."""
-    path = out_dir / f"fold{fold}.{system}.json"
-    if path.exists():
-        return path
+def run_fold(config: TrainConfig, data: CvData, fold: int, trainer: str, out_dir: Path) -> list[Path]:
+    """Train one fold and save each resulting system's probabilities for every split.
+
+    Skipped when already saved, so an interrupted run resumes where it stopped.
+    """
+    done = out_dir / f"fold{fold}.{trainer}.done"
+    if done.exists():
+        return [out_dir / name for name in done.read_text().split()]
     train, held_out = data.fold_rows(fold)
     splits = {"cv": held_out, **data.reports}
     started = time.perf_counter()
-    workdir = out_dir / f".fold{fold}.{system}"
+    workdir = out_dir / f".fold{fold}.{trainer}"
     workdir.mkdir(parents=True, exist_ok=True)
-    probs = PREDICTORS[system](config, train, splits, workdir)
+    systems = PREDICTORS[trainer](config, train, splits, workdir)
     shutil.rmtree(workdir, ignore_errors=True)
-    record = {
-        "fold": fold,
-        "system": system,
-        "train_rows": len(train),
-        "seconds": round(time.perf_counter() - started, 1),
-        "splits": {
-            split: {"ids": [r["id"] for r in rows], "probs": np.round(probs[split], 6).tolist()}
-            for split, rows in splits.items()
-        },
-    }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record) + "\n")
-    tmp.replace(path)  # a fold is either saved whole or not at all, so an interrupted run resumes cleanly
-    return path
+    seconds = round(time.perf_counter() - started, 1)
+    paths = []
+    for system, probs in systems.items():
+        record = {
+            "fold": fold,
+            "system": system,
+            "train_rows": len(train),
+            "seconds": seconds,
+            "splits": {
+                split: {"ids": [r["id"] for r in rows], "probs": np.round(probs[split], 6).tolist()}
+                for split, rows in splits.items()
+            },
+        }
+        path = out_dir / f"fold{fold}.{system}.json"
+        path.write_text(json.dumps(record) + "\n")
+        paths.append(path)
+    # Written last: a fold is either saved whole or redone.
+    done.write_text(" ".join(p.name for p in paths) + "\n")
+    return paths
 
 
 def load_predictions(out_dir: Path, system: str) -> list[dict]:
@@ -213,13 +232,15 @@ def summarize(data: CvData, out_dir: Path, systems: Sequence[str]) -> dict[str, 
             if scores:
                 entry[split] = {"mean_macro_f1": round(float(np.mean(scores)), 4), "per_fold": scores}
         summary["systems"][system] = entry
-    if "model" in predicted and "tfidf" in predicted:
-        common = sorted(set(predicted["model"]) & set(predicted["tfidf"]))
-        summary["model_minus_tfidf"] = {
+    for system in [s for s in predicted if s != "tfidf"]:
+        if "tfidf" not in predicted:
+            break
+        common = sorted(set(predicted[system]) & set(predicted["tfidf"]))
+        summary.setdefault("versus_tfidf", {})[system] = {
             "rows": len(common),
             **bootstrap_macro_f1(
                 [gold[i] for i in common],
-                [predicted["model"][i] for i in common],
+                [predicted[system][i] for i in common],
                 LABELS,
                 reference=[predicted["tfidf"][i] for i in common],
                 groups=[group_of(i) for i in common],
@@ -245,13 +266,12 @@ def markdown(summary: dict[str, Any]) -> str:
             f"{cv['macro_f1_ci95'][0]:.3f}-{cv['macro_f1_ci95'][1]:.3f} | {per_fold} | "
             f"{shown[0]} | {shown[1]} |"
         )
-    gap = summary.get("model_minus_tfidf")
-    if gap:
+    for system, gap in summary.get("versus_tfidf", {}).items():
         low, high = gap["difference_ci95"]
         verdict = "above zero" if low > 0 else ("below zero" if high < 0 else "straddles zero")
         lines += [
             "",
-            f"model - TF-IDF on the same {gap['rows']} held-out rows: {gap['difference']:+.3f} "
+            f"{system} - TF-IDF on the same {gap['rows']} held-out rows: {gap['difference']:+.3f} "
             f"(paired 95% CI {low:+.3f} to {high:+.3f}, {verdict})",
         ]
     return "\n".join(lines)

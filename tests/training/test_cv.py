@@ -57,7 +57,14 @@ def test_cv_end_to_end_with_a_tiny_model(tmp_path: Path) -> None:
     (tmp_path / "data/dev.jsonl").write_text("".join(json.dumps(r) + "\n" for r in _rows("d", 1, "nato")))
     config = TrainConfig.model_validate(
         {
-            "model": {"name": "cv", "version": "0", "base": str(base), "max_length": 32, "stride": 8},
+            "model": {
+                "name": "cv",
+                "version": "0",
+                "base": str(base),
+                "max_length": 32,
+                "stride": 8,
+                "onnx_int8": True,
+            },
             "data": {
                 "corpus": ["data/corpus/*.jsonl"],
                 "extra_train": ["data/sotu_train/*.jsonl"],
@@ -70,21 +77,26 @@ def test_cv_end_to_end_with_a_tiny_model(tmp_path: Path) -> None:
     data = load_cv_data(config, tmp_path)
     out = tmp_path / "cv"
     for fold in range(2):
-        for system in ("tfidf", "model"):
-            path = run_fold(config, data, fold, system, out)
-            record = json.loads(path.read_text())
-            assert len(record["splits"]["cv"]["ids"]) == len(data.fold_rows(fold)[1])
-            assert set(record["splits"]) == {"cv", "team_dev", "team_test", "real_dev"}
+        for trainer in ("tfidf", "model"):
+            for path in run_fold(config, data, fold, trainer, out):
+                record = json.loads(path.read_text())
+                assert len(record["splits"]["cv"]["ids"]) == len(data.fold_rows(fold)[1])
+                assert set(record["splits"]) == {"cv", "team_dev", "team_test", "real_dev"}
+    assert sorted(p.name for p in out.glob("fold0.*.json")) == [
+        "fold0.model.json",
+        "fold0.model_int8.json",
+        "fold0.tfidf.json",
+    ]
     before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.json")}
     run_fold(config, data, 0, "model", out)  # already saved: a resumed run does not redo it
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.json")} == before
-    summary = summarize(data, out, ["tfidf", "model"])
-    assert summary["folds_done"] == {"tfidf": [0, 1], "model": [0, 1]}
-    for system in ("tfidf", "model"):
+    summary = summarize(data, out, ["tfidf", "model", "model_int8"])
+    assert summary["folds_done"] == {"tfidf": [0, 1], "model": [0, 1], "model_int8": [0, 1]}
+    for system in ("tfidf", "model", "model_int8"):
         entry = summary["systems"][system]
         assert entry["cv"]["n"] == len(sotu) and len(entry["cv_per_fold"]) == 2
         low, high = entry["cv"]["macro_f1_ci95"]
         assert low <= entry["cv"]["macro_f1"] <= high
-    gap = summary["model_minus_tfidf"]
+    gap = summary["versus_tfidf"]["model"]
     expected = summary["systems"]["model"]["cv"]["macro_f1"] - summary["systems"]["tfidf"]["cv"]["macro_f1"]
     assert gap["rows"] == len(sotu) and gap["difference"] == pytest.approx(expected, abs=2e-4)
