@@ -123,7 +123,16 @@ def _cv(args: argparse.Namespace) -> int:
     """Grouped cross-validation: run the folds not yet saved, then print the pooled scores."""
     from training.config import ConfigError, load_config
     from training.corpus import CorpusError, expand, load_rows
-    from training.cv import FOLDS_FILE, SOTU_ROWS, assign_folds, load_cv_data, markdown, run_fold, summarize
+    from training.cv import (
+        FOLDS_FILE,
+        SOTU_ROWS,
+        assign_folds,
+        load_cv_data,
+        markdown,
+        run_fold,
+        summarize,
+        write_blends,
+    )
 
     try:
         config = load_config(args.config)
@@ -144,11 +153,19 @@ def _cv(args: argparse.Namespace) -> int:
     out_dir = Path(args.out or f"runs/cv/{Path(args.config).stem}")
     k = len(set(data.folds.values()))
     for fold in args.folds if args.folds is not None else range(k):
-        for system in args.systems:
-            path = run_fold(config, data, fold, system, out_dir)
-            print(f"fold {fold} {system}: {path}", flush=True)
-    summary = summarize(data, out_dir, args.systems)
+        for trainer in args.systems:
+            paths = run_fold(config, data, fold, trainer, out_dir)
+            print(f"fold {fold} {trainer}: {', '.join(map(str, paths))}", flush=True)
+    weights = write_blends(data, out_dir)
+    systems = sorted({p.name.split(".")[1] for p in out_dir.glob("fold*.json")}, key=lambda s: s != "tfidf")
+    summary = summarize(data, out_dir, systems)
+    summary["tfidf_weight_for_shipping"] = weights
     print(markdown(summary))
+    for member, weight in weights.items():
+        print(
+            f"\n{member}+tfidf: TF-IDF weight {weight} for a shipped model (best on all out-of-fold rows; "
+            "each fold's score above used the weight best on the other folds)"
+        )
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return 0
 

@@ -24,6 +24,9 @@ class ModelSection(_Section):
     # attention path on CPU: measured 15% of a training step, 23% with hidden dropout also at 0.
     attention_dropout: float | None = Field(None, ge=0, lt=1, description="attention-probability dropout")
     hidden_dropout: float | None = Field(None, ge=0, lt=1, description="dropout on hidden states")
+    # The transformer and a bag of words err differently on real text; averaging their probabilities
+    # with this weight on the bag of words (chosen by `stance cv`) is the shipped model. None: no member.
+    bag_of_words_weight: float | None = Field(None, ge=0, le=1, description="TF-IDF member's share")
 
 
 class DataSection(_Section):
@@ -42,6 +45,10 @@ class TrainSection(_Section):
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     class_weights: bool = True
+    # `real_dev` keeps the checkpoint that scores best on the real dev set (model 1.1.0's recipe);
+    # `none` trains for `epochs` and keeps the last weights, exactly as cross-validation folds do, so
+    # the real dev set stays a report and every choice is made on CV.
+    checkpoint_selection: Literal["none", "real_dev"] = "none"
     early_stopping_patience: int = Field(2, ge=1)
     evals_per_epoch: int = Field(2, ge=1)
     max_steps: int = Field(-1, description="stop after this many steps (-1: use epochs); for smoke tests")

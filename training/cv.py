@@ -188,6 +188,65 @@ def run_fold(config: TrainConfig, data: CvData, fold: int, trainer: str, out_dir
     return paths
 
 
+BLEND_GRID = np.round(np.arange(0.0, 1.0001, 0.05), 2)
+
+
+def _blend_f1(weight: float, model: np.ndarray, tfidf: np.ndarray, gold: np.ndarray) -> float:
+    predicted = ((1 - weight) * model + weight * tfidf).argmax(axis=1)
+    return float(_macro_f1_indices(gold, predicted))
+
+
+def _macro_f1_indices(gold: np.ndarray, predicted: np.ndarray) -> float:
+    f1s = []
+    for label in range(len(LABELS)):
+        tp = np.sum((predicted == label) & (gold == label))
+        total = np.sum(predicted == label) + np.sum(gold == label)
+        f1s.append(2 * tp / total if total else 0.0)
+    return float(np.mean(f1s))
+
+
+def write_blends(
+    data: CvData, out_dir: Path, members: Sequence[str] = ("model", "model_int8")
+) -> dict[str, Any]:
+    """Average each transformer system's probabilities with TF-IDF's, the weight chosen by CV.
+
+    Nested, so the blend's CV score is honest: fold f uses the weight that scores best on the other
+    folds' out-of-fold rows. The weight a shipped model takes is the best over all folds' rows.
+    Writes `fold{f}.{member}+tfidf.json` records and returns {member: chosen weight}.
+    """
+    gold_index = {r["id"]: LABELS.index(r["label"]) for r in data.sotu}
+    tfidf = {rec["fold"]: rec for rec in load_predictions(out_dir, "tfidf")}
+    chosen: dict[str, Any] = {}
+    for member in members:
+        records = {rec["fold"]: rec for rec in load_predictions(out_dir, member) if rec["fold"] in tfidf}
+        if not records:
+            continue
+        oof = {
+            f: (np.asarray(rec["splits"]["cv"]["probs"]), np.asarray(tfidf[f]["splits"]["cv"]["probs"]),
+                np.array([gold_index[i] for i in rec["splits"]["cv"]["ids"]]))
+            for f, rec in records.items()
+        }  # fmt: skip
+
+        def best(folds: list[int], oof: dict = oof) -> float:
+            model, bow, gold = (np.concatenate([oof[f][k] for f in folds]) for k in range(3))
+            return float(max(BLEND_GRID, key=lambda w: (_blend_f1(w, model, bow, gold), -abs(w - 0.5))))
+
+        for fold, rec in records.items():
+            others = [f for f in records if f != fold]
+            weight = best(others) if others else 0.5
+            splits = {}
+            for split, content in rec["splits"].items():
+                mixed = (1 - weight) * np.asarray(content["probs"]) + weight * np.asarray(
+                    tfidf[fold]["splits"][split]["probs"]
+                )
+                splits[split] = {"ids": content["ids"], "probs": np.round(mixed, 6).tolist()}
+            blended = {**rec, "system": f"{member}+tfidf", "tfidf_weight": weight, "splits": splits}
+            (out_dir / f"fold{fold}.{member}+tfidf.json").write_text(json.dumps(blended) + "\n")
+        chosen[member] = best(sorted(records))
+    (out_dir / "blend.json").write_text(json.dumps({"tfidf_weight": chosen}, indent=2) + "\n")
+    return chosen
+
+
 def load_predictions(out_dir: Path, system: str) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(out_dir.glob(f"fold*.{system}.json"))]
 

@@ -72,11 +72,22 @@ def _mean_pooled(base_dir: Path, texts: Sequence[str], batch_size: int = 32) -> 
     return out
 
 
+def tfidf_pipeline() -> Any:
+    """The bag-of-words baseline, and the shipped model's bag-of-words member: one definition."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    return make_pipeline(
+        TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True),
+        LogisticRegression(C=10.0, class_weight="balanced", max_iter=2000),
+    )
+
+
 def baseline_predictions(
     name: str, train: Sequence[dict], splits: Mapping[str, Sequence[dict]], base_dir: Path
 ) -> dict[str, tuple[list[str], np.ndarray]]:
     """Fit one baseline on `train` and predict every split: {split: (labels, probabilities)}."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -88,10 +99,7 @@ def baseline_predictions(
         one_hot = np.array([[float(label == top) for label in LABELS]])
         return {s: ([top] * len(rows), np.repeat(one_hot, len(rows), axis=0)) for s, rows in splits.items()}
     if name == "tfidf_logreg":
-        classifier = make_pipeline(
-            TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True),
-            LogisticRegression(C=10.0, class_weight="balanced", max_iter=2000),
-        )
+        classifier = tfidf_pipeline()
         classifier.fit([row["text"] for row in train], y)
         features: dict[str, Any] = {s: [row["text"] for row in rows] for s, rows in splits.items()}
     elif name == "frozen_minilm_logreg":

@@ -198,8 +198,11 @@ def train(config: TrainConfig, root: Path = Path(), progress: bool = True) -> Tr
     started = time.perf_counter()
     sets, corpus_hash = load_training_data(config.data, root)
     output_dir = root / config.train.output_dir
-    training = fine_tune(config, sets["train"], output_dir, select_rows=sets["real_dev"], progress=progress)
+    selection = sets["real_dev"] if config.train.checkpoint_selection == "real_dev" else None
+    training = fine_tune(config, sets["train"], output_dir, select_rows=selection, progress=progress)
     losses = training.pop("losses")
+    if config.model.bag_of_words_weight is not None:
+        add_bag_of_words(output_dir, sets["train"], config.model.bag_of_words_weight)
     window = WindowConfig(config.model.max_length, config.model.stride, config.model.max_windows)
     Manifest(
         name=config.model.name,
@@ -213,6 +216,15 @@ def train(config: TrainConfig, root: Path = Path(), progress: bool = True) -> Tr
     training = {**training, "seconds": seconds}
     report = finalize(output_dir, config, sets, training)
     return TrainResult(output_dir, losses, seconds, report)
+
+
+def add_bag_of_words(output_dir: Path, rows: Sequence[dict], weight: float) -> None:
+    """Fit the TF-IDF + LR member on the transformer's own training rows and store it beside it."""
+    from model.bag_of_words import BagOfWords
+    from training.evaluate import tfidf_pipeline
+
+    pipeline = tfidf_pipeline().fit([row["text"] for row in rows], [row["label"] for row in rows])
+    BagOfWords.from_sklearn(pipeline, LABELS, weight).save(output_dir)
 
 
 def finalize(

@@ -5,6 +5,7 @@ import pytest
 
 from model.labeler import Labeler
 from model.labels import LABELS
+from tests.conftest import build_tiny_model
 
 
 def test_predictions_cover_every_label_and_sum_to_one(tiny_labeler: Labeler) -> None:
@@ -17,13 +18,40 @@ def test_predictions_cover_every_label_and_sum_to_one(tiny_labeler: Labeler) -> 
         assert p.score == p.scores[p.label]
 
 
-def test_batching_does_not_change_results(tiny_labeler: Labeler) -> None:
-    texts = [("word " * n).strip() + f" case {n}" for n in (3, 80, 10, 200, 1, 40)]
-    together = tiny_labeler.predict(texts)
-    alone = [tiny_labeler.predict([t])[0] for t in texts]
-    for a, b in zip(together, alone, strict=True):
-        assert a.label == b.label
-        assert a.scores == pytest.approx(b.scores, abs=1e-4)
+@pytest.fixture(scope="module")
+def tiny_ensemble_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model with both members a shipped model may carry: an int8 graph and a bag of words."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from model.bag_of_words import BagOfWords
+    from model.export import export_onnx
+
+    directory = build_tiny_model(tmp_path_factory.mktemp("tiny-ensemble"))
+    export_onnx(directory)
+    texts = [f"{word} {i} policy" for i, word in enumerate(["power", "law", "meeting"] * 4)]
+    pipeline = make_pipeline(TfidfVectorizer(), LogisticRegression()).fit(texts, list(LABELS) * 4)
+    BagOfWords.from_sklearn(pipeline, LABELS, weight=0.3).save(directory)
+    return directory
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_a_paragraph_scores_the_same_alone_and_in_any_batch(tiny_ensemble_dir: Path, backend: str) -> None:
+    """Research use needs a paragraph's label to be a function of the paragraph alone."""
+    labeler = Labeler(tiny_ensemble_dir, backend=backend)  # type: ignore[arg-type]
+    assert labeler.backend == backend and labeler.bag_of_words is not None
+    rng = np.random.default_rng(0)
+    words = ["power", "law", "order", "treaty", "meeting", "interest", "rights", "deterrence", "summit"]
+    texts = [" ".join(rng.choice(words, size=int(rng.integers(3, 150)))) + f" #{i}" for i in range(50)]
+    alone = [labeler.predict([t])[0] for t in texts]
+    batched = [p for start in range(0, 50, 16) for p in labeler.predict(texts[start : start + 16])]
+    shuffled = rng.permutation(50)
+    in_other_company = dict(zip(shuffled, labeler.predict([texts[i] for i in shuffled]), strict=True))
+    for i, (a, b) in enumerate(zip(alone, batched, strict=True)):
+        for other in (b, in_other_company[i]):
+            assert a.label == other.label
+            np.testing.assert_allclose(list(a.scores.values()), list(other.scores.values()), atol=1e-5)
 
 
 def test_long_paragraph_is_windowed_and_flagged(tiny_labeler: Labeler) -> None:

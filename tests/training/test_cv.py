@@ -3,13 +3,24 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import REPO, build_tiny_model
 from tests.training.test_train import _rows
 from training.config import TrainConfig, load_config
 from training.corpus import assign_splits, expand, load_rows
-from training.cv import FOLDS_FILE, SOTU_ROWS, K, assign_folds, group_of, load_cv_data, run_fold, summarize
+from training.cv import (
+    FOLDS_FILE,
+    SOTU_ROWS,
+    K,
+    assign_folds,
+    group_of,
+    load_cv_data,
+    run_fold,
+    summarize,
+    write_blends,
+)
 
 
 def test_committed_folds_are_current_and_balanced() -> None:
@@ -90,6 +101,15 @@ def test_cv_end_to_end_with_a_tiny_model(tmp_path: Path) -> None:
     before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.json")}
     run_fold(config, data, 0, "model", out)  # already saved: a resumed run does not redo it
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.json")} == before
+    weights = write_blends(data, out)
+    assert set(weights) == {"model", "model_int8"} and all(0 <= w <= 1 for w in weights.values())
+    blended = json.loads((out / "fold0.model+tfidf.json").read_text())
+    model, tfidf = (json.loads((out / f"fold0.{s}.json").read_text()) for s in ("model", "tfidf"))
+    w = blended["tfidf_weight"]  # chosen on fold 1's rows only
+    expected_probs = (1 - w) * np.asarray(model["splits"]["cv"]["probs"]) + w * np.asarray(
+        tfidf["splits"]["cv"]["probs"]
+    )
+    np.testing.assert_allclose(blended["splits"]["cv"]["probs"], expected_probs, atol=1e-5)
     summary = summarize(data, out, ["tfidf", "model", "model_int8"])
     assert summary["folds_done"] == {"tfidf": [0, 1], "model": [0, 1], "model_int8": [0, 1]}
     for system in ("tfidf", "model", "model_int8"):

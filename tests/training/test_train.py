@@ -63,6 +63,7 @@ def test_training_smoke(tmp_path: Path) -> None:
                 "save_dtype": "float32",
                 "onnx_int8": True,
                 "attention_dropout": 0.0,
+                "bag_of_words_weight": 0.3,
             },
             "data": {
                 "corpus": ["data/corpus/*.jsonl"],
@@ -101,6 +102,7 @@ def test_training_smoke(tmp_path: Path) -> None:
     ):
         assert (out / name).exists(), name
     assert read_labels(out) == LABELS
+    assert (out / "bag_of_words.json").exists() and Labeler(out).bag_of_words is not None
     # The dropout override reaches the model; the unset one keeps the base model's value.
     saved, original = (json.loads((d / "config.json").read_text()) for d in (out, base))
     assert saved["attention_probs_dropout_prob"] == 0.0 != original["attention_probs_dropout_prob"]
