@@ -68,8 +68,10 @@ class BagOfWords:
             "weight": self.weight,
             "vocabulary": self.vocabulary,
         }
-        (directory / SETTINGS).write_text(json.dumps(settings) + "\n")
-        save_file({"idf": self.idf, "coef": self.coef, "intercept": self.intercept}, str(directory / WEIGHTS))
+        (directory / SETTINGS).write_text(json.dumps(settings, separators=(",", ":")) + "\n")
+        # float32 on disk: the shipped directory must stay under 50 MB, and it moves probabilities < 1e-6.
+        arrays = {"idf": self.idf, "coef": self.coef, "intercept": self.intercept}
+        save_file({k: v.astype(np.float32) for k, v in arrays.items()}, str(directory / WEIGHTS))
 
     @classmethod
     def load(cls, directory: Path) -> "BagOfWords | None":
@@ -84,9 +86,9 @@ class BagOfWords:
         return cls(
             vocabulary=settings["vocabulary"],
             ngram_range=(low, high),
-            idf=arrays["idf"],
-            coef=arrays["coef"],
-            intercept=arrays["intercept"],
+            idf=arrays["idf"].astype(np.float64),
+            coef=arrays["coef"].astype(np.float64),
+            intercept=arrays["intercept"].astype(np.float64),
             labels=tuple(settings["labels"]),
             weight=float(settings["weight"]),
         )

@@ -33,7 +33,8 @@ class DataSection(_Section):
     corpus: list[str] = Field(min_length=1, description="globs of team-written corpus files")
     extra_train: list[str] = Field(default_factory=list, description="globs of train-only files")
     splits: str = Field(description="JSON file mapping corpus ids to train/dev/test")
-    real_dev: str = Field(description="real labeled dev set: selection and calibration only")
+    real_dev: str = Field(description="real labeled dev set: calibration and reports only")
+    cv_summary: str | None = Field(None, description="`stance cv` summary of this recipe, for the card")
 
 
 class TrainSection(_Section):

@@ -1,5 +1,6 @@
 """Fine-tuning: corpus -> windows -> Trainer -> a self-describing model directory with its report."""
 
+import json
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -193,7 +194,9 @@ def fine_tune(
     }
 
 
-def train(config: TrainConfig, root: Path = Path(), progress: bool = True) -> TrainResult:
+def train(
+    config: TrainConfig, root: Path = Path(), progress: bool = True, live_rows: Sequence[dict] = ()
+) -> TrainResult:
     """Train, calibrate and evaluate; write the model directory named in the config."""
     started = time.perf_counter()
     sets, corpus_hash = load_training_data(config.data, root)
@@ -214,7 +217,7 @@ def train(config: TrainConfig, root: Path = Path(), progress: bool = True) -> Tr
     ).save(output_dir)
     seconds = round(time.perf_counter() - started, 1)
     training = {**training, "seconds": seconds}
-    report = finalize(output_dir, config, sets, training)
+    report = finalize(output_dir, config, sets, training, live_rows)
     return TrainResult(output_dir, losses, seconds, report)
 
 
@@ -228,11 +231,17 @@ def add_bag_of_words(output_dir: Path, rows: Sequence[dict], weight: float) -> N
 
 
 def finalize(
-    output_dir: Path, config: TrainConfig, sets: dict[str, list[dict]], training: dict[str, Any]
+    output_dir: Path,
+    config: TrainConfig,
+    sets: dict[str, list[dict]],
+    training: dict[str, Any],
+    live_rows: Sequence[dict] = (),
 ) -> dict[str, Any]:
     """Everything after the weights: int8 export and its gate, calibration, evaluation, card.
 
-    Also run alone (`stance train --finalize-only`) to redo these steps on trained weights.
+    The card also carries the recipe's cross-validation (`data.cv_summary`, written by `stance cv`)
+    and, when the live op-ed texts are supplied, the live check. Also run alone
+    (`stance train --finalize-only`) to redo these steps on trained weights.
     """
     eval_sets = {name: sets[name] for name in ("real_dev", "team_dev", "team_test") if sets[name]}
     gate = None
@@ -251,27 +260,47 @@ def finalize(
     report["backend"] = labeler.backend
     if gate is not None:
         report["int8_gate"] = gate
+    if config.data.cv_summary:
+        report["cv"] = json.loads(Path(config.data.cv_summary).read_text())
+    if live_rows:
+        report["live_oped"] = live_report(labeler, list(live_rows), sets["train"])
     report["training"] = training
     write_json(output_dir / METRICS, report)
     write_card(output_dir, config, report)
     return report
 
 
-INT8_MIN_AGREEMENT = 0.99  # share of paragraphs whose label int8 must leave unchanged
-INT8_MAX_F1_DROP = 0.01  # macro-F1 int8 may lose against fp32
+def live_report(labeler: Labeler, rows: list[dict], train_rows: Sequence[dict]) -> dict[str, Any]:
+    """The live op-ed check for the shipped system, each of its members alone, and TF-IDF."""
+    import copy
+
+    from training.evaluate import baseline_predictions
+    from training.live import report
+
+    texts = [row["text"] for row in rows]
+    systems = {"shipped": labeler.probabilities(labeler.logits(texts)[0])}
+    if labeler.bag_of_words is not None:
+        transformer = copy.copy(labeler)
+        transformer.bag_of_words = None
+        systems["transformer alone"] = softmax(transformer.logits(texts)[0])
+    systems["TF-IDF + LR (same rows)"] = baseline_predictions(
+        "tfidf_logreg", train_rows, {"live": rows}, Path()
+    )["live"][1]
+    return report(rows, systems)
+
+
+# Batch independence (one window per int8 call) makes label agreement a matter of quality, not of
+# noise: the gate asks that int8 lose at most this much macro-F1 against fp32 on every split.
+INT8_MAX_F1_DROP = 0.01
 
 
 def int8_gate(model_dir: Path, splits: dict[str, list[dict]]) -> dict[str, Any]:
-    """Compare the int8 graph with fp32 torch; it becomes the default only within both limits."""
+    """Compare the int8 graph with fp32 torch; it becomes the default only within the limit."""
     comparison = compare_backends(
         Labeler(model_dir, backend="torch"), Labeler(model_dir, backend="onnx"), splits
     )
-    passed = all(
-        c["agreement"] >= INT8_MIN_AGREEMENT and c["macro_f1_drop"] <= INT8_MAX_F1_DROP
-        for c in comparison.values()
-    )
+    passed = all(c["macro_f1_drop"] <= INT8_MAX_F1_DROP for c in comparison.values())
     return {
-        "min_agreement": INT8_MIN_AGREEMENT,
         "max_macro_f1_drop": INT8_MAX_F1_DROP,
         "splits": comparison,
         "passed": passed,
