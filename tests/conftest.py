@@ -58,3 +58,15 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_labeler(tiny_model_dir: Path) -> Labeler:
     return Labeler(tiny_model_dir, backend="torch")
+
+
+@pytest.fixture(scope="session")
+def decisive_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model whose probabilities move with the text: the default one gives every text the same
+    probabilities to five decimals, which leaves explanations nothing to show."""
+    return build_tiny_model(tmp_path_factory.mktemp("decisive-model"), initializer_range=0.2)
+
+
+@pytest.fixture(scope="session")
+def decisive_labeler(decisive_model_dir: Path) -> Labeler:
+    return Labeler(decisive_model_dir, backend="torch")

@@ -115,3 +115,25 @@ def test_document_limit_and_long_paragraphs(tiny_model_dir: Path, tiny_labeler: 
         assert over.status_code == 413
         assert over.json()["error_type"] == "document_too_long"
         assert "401 characters" in over.json()["error"]
+
+
+def test_explained_document(decisive_client: TestClient, decisive_labeler: Labeler) -> None:
+    response = decisive_client.post("/v1/documents", json={"text": ARTICLE, "explain": True})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    check_document(ARTICLE, body, decisive_labeler)
+    for paragraph in body["paragraphs"]:
+        assert paragraph["explanation_capped"] is False
+        if paragraph["heading"]:
+            assert paragraph["explanation"] == []  # labeled by rule: nothing to explain
+            continue
+        expected = decisive_labeler.explain(paragraph["text"])
+        assert paragraph["label"] == expected.prediction.label
+        # Offsets index the document sent, not the paragraph.
+        assert [(s["start"], s["end"]) for s in paragraph["explanation"]] == [
+            (paragraph["start"] + s.start, paragraph["start"] + s.end) for s in expected.sentences
+        ]
+        for sentence, want in zip(paragraph["explanation"], expected.sentences, strict=True):
+            assert ARTICLE[sentence["start"] : sentence["end"]] in paragraph["text"]
+            assert sentence["effect"] == pytest.approx(want.effect, abs=2e-6)
+    assert body["summary"]["mixed_threshold"] == pytest.approx(2 / 3, abs=1e-6)

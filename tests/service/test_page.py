@@ -23,7 +23,7 @@ from service.errors import send_error
 from service.main import create_app
 from service.page import STATIC
 from service.settings import Settings
-from tests.conftest import REPO, build_tiny_model
+from tests.conftest import REPO
 from tests.service.browser import chromium, full_page_screenshot, wait_for_file
 from tests.service.helpers import live_server, ready_url, tiny_settings
 
@@ -84,12 +84,6 @@ class KeyGate:
                 await send_error(send, 401, "unauthorized", "this server needs an API key")
                 return
         await self.app(scope, receive, send)
-
-
-@pytest.fixture(scope="module")
-def decisive_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # The default tiny model gives every text the same probabilities to 5 decimals: nothing to highlight.
-    return build_tiny_model(tmp_path_factory.mktemp("decisive-model"), initializer_range=0.2)
 
 
 @pytest.fixture(scope="module")
