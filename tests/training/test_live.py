@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sklearn.metrics import cohen_kappa_score
@@ -20,7 +21,7 @@ def _write(path: Path, rows: list[dict]) -> Path:
 
 
 def test_texts_are_matched_by_hash_and_disagreements_left_out(tmp_path: Path) -> None:
-    texts = [
+    texts: list[dict[str, Any]] = [
         {"url": "https://x.example/a", "position": i, "text": f"Paragraph number {i}."} for i in range(3)
     ]
     labels = [
