@@ -14,6 +14,7 @@ from service.metrics import CONTENT_TYPE
 from service.runtime import Runtime, ServiceState
 from service.schemas import (
     CLASSIFY_EXAMPLES,
+    CLASSIFY_RESPONSE_EXAMPLE,
     DOCUMENT_EXAMPLES,
     ClassifyRequest,
     ClassifyResponse,
@@ -172,7 +173,10 @@ def _explanation(explained: Explained, explain: bool, offset: int = 0) -> dict[s
 @router.post(
     "/v1/classify",
     summary="Label paragraphs",
-    responses=_error_responses(413, 415, 422, 429, 500, 503),
+    responses={
+        200: {"content": {"application/json": {"example": CLASSIFY_RESPONSE_EXAMPLE}}},
+        **_error_responses(413, 415, 422, 429, 500, 503),
+    },
 )
 async def classify(
     body: Annotated[ClassifyRequest, Body(openapi_examples=CLASSIFY_EXAMPLES)],

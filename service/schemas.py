@@ -177,3 +177,24 @@ DOCUMENT_EXAMPLES: dict[str, Any] = {
         },
     },
 }
+
+# Real output of the shipped model (1.1.0) for the "explained" request shape; see docs/api.md.
+CLASSIFY_RESPONSE_EXAMPLE: dict[str, Any] = {
+    "model": {"name": "stance-minilm", "version": "1.1.0"},
+    "results": [
+        {
+            "label": "realist",
+            "score": 0.883682,
+            "scores": {"realist": 0.883682, "liberal_internationalist": 0.059232, "neither": 0.057087},
+            "n_tokens": 50,
+            "n_windows": 1,
+            "truncated": False,
+            "explanation": [
+                {"start": 0, "end": 44, "effect": 0.001425},
+                {"start": 45, "end": 170, "effect": 0.017884},
+                {"start": 171, "end": 227, "effect": 0.005705},
+            ],
+            "explanation_capped": False,
+        }
+    ],
+}

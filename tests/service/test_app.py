@@ -84,4 +84,8 @@ def test_openapi_has_request_examples_and_error_shapes(tmp_path: Path) -> None:
         assert schema["components"]["schemas"][name]["properties"]["explain"]["default"] is False
     result = schema["components"]["schemas"]["Result"]["properties"]
     assert {"explanation", "explanation_capped"} <= set(result)
+    answer = classify["responses"]["200"]["content"]["application/json"]["example"]["results"][0]
+    assert set(answer) == set(result) and all(
+        {"start", "end", "effect"} == set(s) for s in answer["explanation"]
+    )
     assert client.get("/docs").status_code == 200
