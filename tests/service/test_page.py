@@ -214,9 +214,13 @@ def test_reading_an_article_in_the_browser(base_url: str, tmp_path: Path) -> Non
         ]
         assert [json.loads(row["explanation"]) for row in table] == [p["explanation"] for p in paragraphs]
 
-        # Readable at phone width: nothing wider than the screen.
-        browser.set_window_size(390, 900)
-        assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+        # Readable at phone width (a 390-pixel screen; a headless window is at least 500 wide): nothing wider
+        # than the screen.
+        metrics = {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+        assert browser.execute_script("return window.innerWidth") == 390
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
         # A text over the server's limit: its message, not a stack trace.
         _paste(browser, "Too long. " * (MAX_DOCUMENT_CHARS // 10 + 1))
