@@ -58,6 +58,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="each text is a whole document: split it into paragraphs and label each",
     )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="add `explanation` (each sentence's effect on the label, as JSON) and `explanation_capped` "
+        "to every row; costs one more model read of a paragraph per sentence",
+    )
     again = parser.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="continue an interrupted run into the same OUT")
     again.add_argument(
@@ -112,7 +118,13 @@ def run(args: argparse.Namespace, labeler: LabelerLike | None = None) -> int:
 
 
 def _settings(
-    files: list[InputFile], fields: Fields, kind: str, errors_path: Path, name: str, version: str
+    files: list[InputFile],
+    fields: Fields,
+    kind: str,
+    errors_path: Path,
+    name: str,
+    version: str,
+    explain: bool,
 ) -> dict[str, Any]:
     """What must not change between a run and its resumption."""
     inputs = []
@@ -123,7 +135,7 @@ def _settings(
         except OSError:
             size, mtime = None, None
         inputs.append({"path": str(file.path.resolve()), "name": file.name, "size": size, "mtime_ns": mtime})
-    return {
+    settings = {
         "inputs": inputs,
         "text_field": fields.text,
         "id_field": fields.id,
@@ -132,6 +144,11 @@ def _settings(
         "errors": str(errors_path.resolve()),
         "model": {"name": name, "version": version},
     }
+    if explain:  # only then, so that runs recorded before --explain existed still resume
+        settings["explain"] = True
+    if fields.documents:  # the `heading` column: a --documents run recorded before it cannot resume
+        settings["headings"] = True
+    return settings
 
 
 def _resume_state(
@@ -159,11 +176,12 @@ def _resume_state(
             )
         return None  # nothing to resume: a fresh run
     checkpoint = Checkpoint.load(sidecar)
-    for key, value in settings.items():
-        if checkpoint.settings.get(key) != value:
+    for key in sorted(settings.keys() | checkpoint.settings.keys()):
+        if checkpoint.settings.get(key) != settings.get(key):
             raise UsageError(
                 f"cannot resume {output}: {key.replace('_', ' ')} differs from the interrupted run "
-                f"(was {checkpoint.settings.get(key)!r}, now {value!r}); pass --overwrite to start again"
+                f"(was {checkpoint.settings.get(key)!r}, now {settings.get(key)!r}); pass --overwrite to "
+                "start again"
             )
     if not checkpoint.complete:
         _check_written(checkpoint, output, errors_path, settings["output_kind"])
@@ -235,7 +253,7 @@ def _run(args: argparse.Namespace, labeler: LabelerLike | None) -> int:
         labels = read_labels(model_dir)
         manifest = Manifest.load(model_dir)
         name, version = manifest.name, manifest.version
-    builder = RowBuilder(fields, labels, name, version, scores_object=kind == "jsonl")
+    builder = RowBuilder(fields, labels, name, version, scores_object=kind == "jsonl", explain=args.explain)
     for file in files:
         names = input_columns(file, fields.text, fields.id) if file.kind in ("csv", "parquet") else None
         if names is not None and fields.text not in names:
@@ -249,7 +267,7 @@ def _run(args: argparse.Namespace, labeler: LabelerLike | None) -> int:
 
         # Loaded before any output file exists, so a bad model leaves nothing behind to clean up.
         labeler = cast(LabelerLike, Labeler(model_dir, backend=args.backend))
-    settings = _settings(files, fields, kind, errors_path, name, version)
+    settings = _settings(files, fields, kind, errors_path, name, version, args.explain)
     checkpoint = _resume_state(args, output, errors_path, settings)
     counts = [count_records(file, fields.documents) for file in files]
     plan = Plan(

@@ -4,20 +4,28 @@ Everything between the readers and the writers that both engines share lives her
 `Sink` (output + errors file + progress sidecar + counts + progress bar) and the summary.
 """
 
+import functools
 import itertools
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 from tqdm import tqdm
 
 from batch.inputs import InputFile, Record, read_records
 from batch.outputs import Checkpoint, JsonlWriter, ParquetWriter, make_writer, sidecar_path
 from batch.rows import Fields, Predicted, RowBuilder, Unit
+from model.explain import Explained, explain_texts
+
+if TYPE_CHECKING:
+    from model.labeler import Prediction
+
+R = TypeVar("R")
+Result = Predicted | Explained
 
 
 class LabelerLike(Protocol):
@@ -79,22 +87,33 @@ def chunked(units: Iterable[Unit], size: int) -> Iterator[list[Unit]]:
         yield chunk
 
 
-def predict_all(labeler: LabelerLike, texts: Sequence[str], size: int) -> list[Predicted | str]:
-    """Predictions in input order; a text the labeler rejects gets its error message instead.
+def labeling(labeler: LabelerLike, explain: bool) -> Callable[[Sequence[str]], Sequence[Result]]:
+    """What labels a slice of texts: the labeler's `predict`, or `predict` with sentence explanations
+    (each text and its copies without one sentence labeled in one call)."""
+    if not explain:
+        return labeler.predict
+    predict = cast("Callable[[Sequence[str]], Sequence[Prediction]]", labeler.predict)
+    return functools.partial(explain_texts, predict)
+
+
+def predict_all(
+    label: Callable[[Sequence[str]], Sequence[R]], texts: Sequence[str], size: int
+) -> list[R | str]:
+    """`label`'s results in input order; a text it rejects gets its error message instead.
 
     If a whole slice fails, each text is retried alone so one bad row cannot sink its neighbours; if
     every one fails alone too, the problem is not the rows (a broken model, say) and the error is raised.
     """
-    results: list[Predicted | str] = []
+    results: list[R | str] = []
     for start in range(0, len(texts), size):
         part = texts[start : start + size]
         try:
-            results.extend(labeler.predict(part))
+            results.extend(label(part))
         except Exception as error:
-            singles: list[Predicted | str] = []
+            singles: list[R | str] = []
             for text in part:
                 try:
-                    singles.extend(labeler.predict([text]))
+                    singles.extend(label([text]))
                 except Exception as single:
                     singles.append(f"{type(single).__name__}: {single}")
             if all(isinstance(s, str) for s in singles):
@@ -144,7 +163,7 @@ class Sink:
         self.session_paragraphs = 0
         self.started = time.monotonic()
 
-    def write(self, units: Sequence[Unit], predictions: Sequence[Predicted | str]) -> None:
+    def write(self, units: Sequence[Unit], predictions: Sequence[Result | str]) -> None:
         """Write one chunk: `predictions` holds one entry per item of the units, in order."""
         rows = []
         errors = []
@@ -162,8 +181,9 @@ class Sink:
                 continue
             for item, prediction in zip(unit.items, mine, strict=True):
                 assert not isinstance(prediction, str)
-                rows.append(self.builder.labeled(item, prediction))
-                labels[prediction.label] += 1
+                row = self.builder.labeled(item, prediction)
+                rows.append(row)
+                labels[row["label"]] += 1
         if position != len(predictions):
             raise RuntimeError(f"{len(predictions)} predictions for {position} paragraphs")
         # Output and errors first, each fsynced; only then the sidecar that says they are there.
@@ -210,9 +230,10 @@ class Sink:
 def run_local(plan: Plan, labeler: LabelerLike, sink: Sink) -> None:
     """Label every input row not yet done, chunk by chunk."""
     units = (sink.builder.prepare(record) for record in all_records(plan, sink.checkpoint.rows_done))
+    label = labeling(labeler, sink.builder.explain)
     for chunk in chunked(units, plan.chunk_size):
         texts = [item.text for unit in chunk for item in unit.items]
-        sink.write(chunk, predict_all(labeler, texts, plan.chunk_size))
+        sink.write(chunk, predict_all(label, texts, plan.chunk_size))
 
 
 def summary(

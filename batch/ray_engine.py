@@ -15,9 +15,8 @@ import json
 import logging
 import pickle
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import ray
@@ -25,8 +24,10 @@ from ray.data import ActorPoolStrategy, DataContext, Datasource, ReadTask
 from ray.data.block import BlockMetadata
 
 from batch.inputs import InputFile, read_records
-from batch.pipeline import Plan, Sink, predict_all
+from batch.pipeline import Plan, Result, Sink, labeling, predict_all
 from batch.rows import RowBuilder, Unit
+from model.explain import Explained, SentenceEffect
+from model.labeler import Prediction
 
 _SCHEMA = pa.schema(
     [
@@ -38,15 +39,26 @@ _SCHEMA = pa.schema(
 )
 
 
-@dataclass
-class _Result:
-    """A prediction as it travels back from an actor (the fields `RowBuilder.labeled` reads)."""
+def _to_json(result: Result) -> str:
+    """An actor's result for one paragraph, as it travels back to the driver."""
+    if isinstance(result, Explained):
+        value = result.prediction.to_dict()
+        value["sentences"] = [[s.start, s.end, s.effect] for s in result.sentences]
+        value["capped"] = result.capped
+    else:
+        value = cast(Prediction, result).to_dict()  # the actors' Labeler makes Predictions
+    return json.dumps(value)
 
-    label: str
-    score: float
-    scores: dict[str, float]
-    n_tokens: int
-    truncated: bool
+
+def _from_json(text: str) -> Result | str:
+    value = json.loads(text)
+    if "error" in value:
+        return str(value["error"])
+    sentences, capped = value.pop("sentences", None), value.pop("capped", False)
+    prediction = Prediction(**value)
+    if sentences is None:
+        return prediction
+    return Explained(prediction, tuple(SentenceEffect(*sentence) for sentence in sentences), capped)
 
 
 def _read_file(
@@ -115,30 +127,22 @@ class StanceFiles(Datasource):
 class LabelActor:
     """The map_batches UDF: one Labeler per actor, built once."""
 
-    def __init__(self, model_dir: str, backend: str, threads: int, chunk_size: int) -> None:
+    def __init__(self, model_dir: str, backend: str, threads: int, chunk_size: int, explain: bool) -> None:
         from model.labeler import Labeler
 
-        self.labeler = Labeler(model_dir, backend=backend, threads=threads)  # type: ignore[arg-type]
+        labeler = Labeler(model_dir, backend=backend, threads=threads)  # type: ignore[arg-type]
+        self.label = labeling(labeler, explain)
         self.chunk_size = chunk_size
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         texts = batch.column("text").to_pylist()
         wanted = [i for i, text in enumerate(texts) if text is not None]
         results: list[str | None] = [None] * len(texts)
-        predictions = predict_all(self.labeler, [texts[i] for i in wanted], self.chunk_size)
+        predictions = predict_all(self.label, [texts[i] for i in wanted], self.chunk_size)
         for index, prediction in zip(wanted, predictions, strict=True):
-            if isinstance(prediction, str):
-                results[index] = json.dumps({"error": prediction})
-            else:
-                results[index] = json.dumps(
-                    {
-                        "label": prediction.label,
-                        "score": prediction.score,
-                        "scores": prediction.scores,
-                        "n_tokens": prediction.n_tokens,
-                        "truncated": prediction.truncated,
-                    }
-                )
+            results[index] = (
+                json.dumps({"error": prediction}) if isinstance(prediction, str) else _to_json(prediction)
+            )
         return batch.append_column("prediction", pa.array(results, pa.string()))
 
 
@@ -174,6 +178,7 @@ def _run(plan: Plan, sink: Sink, model_dir: Path, backend: str, num_actors: int 
             "backend": backend,
             "threads": 1,
             "chunk_size": plan.chunk_size,
+            "explain": sink.builder.explain,
         },
         batch_size=plan.chunk_size,
         batch_format="pyarrow",
@@ -195,8 +200,7 @@ def _run(plan: Plan, sink: Sink, model_dir: Path, backend: str, num_actors: int 
                 units.append(unit)
                 expected += 1
             if prediction is not None:
-                value = json.loads(prediction)
-                predictions.append(value["error"] if "error" in value else _Result(**value))
+                predictions.append(_from_json(prediction))
             if last:
                 assert unit is not None
                 weight += unit.weight

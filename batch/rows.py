@@ -3,14 +3,16 @@
 Shared by the local and the Ray engine, so both write the same schema.
 """
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from batch.inputs import EXCERPT, Record, UsageError
-from model.segment import split_paragraphs
+from model.explain import Explained
+from model.segment import as_heading, split_paragraphs
 
-DOCUMENT_COLUMNS = ("document_id", "paragraph_index", "start", "end")
+DOCUMENT_COLUMNS = ("document_id", "paragraph_index", "start", "end", "heading")
 RENAMED_PREFIX = "input_"
 
 
@@ -68,10 +70,16 @@ class ErrorEntry:
 
 @dataclass
 class Item:
-    """One paragraph to label and the output row it will fill (without the prediction columns)."""
+    """One paragraph to label and the output row it will fill (without the prediction columns).
+
+    `offset`: where the text starts in its input row's text (explanation offsets index that); `heading`:
+    with --documents, a paragraph that reads like a heading, labeled `neither` by rule.
+    """
 
     row: dict[str, Any]
     text: str
+    offset: int = 0
+    heading: bool = False
 
 
 @dataclass
@@ -93,26 +101,37 @@ class Unit:
         return max(1, len(self.items))
 
 
-def prediction_columns(labels: Sequence[str], scores_object: bool) -> list[str]:
-    """Columns every output row gets after the input's (`scores` only in JSONL)."""
+EXPLAIN_COLUMNS = ("explanation", "explanation_capped")
+
+
+def prediction_columns(labels: Sequence[str], scores_object: bool, explain: bool = False) -> list[str]:
+    """Columns every output row gets after the input's (`scores` only in JSONL, explanations if asked)."""
     columns = ["label", "score", *(f"score_{label}" for label in labels)]
     if scores_object:
         columns.append("scores")
-    return [*columns, "n_tokens", "truncated", "model_name", "model_version"]
+    columns += ["n_tokens", "truncated", "model_name", "model_version"]
+    return [*columns, *EXPLAIN_COLUMNS] if explain else columns
 
 
 class RowBuilder:
     """Validates input rows into Units and turns predictions into output rows."""
 
     def __init__(
-        self, fields: Fields, labels: Sequence[str], model_name: str, model_version: str, scores_object: bool
+        self,
+        fields: Fields,
+        labels: Sequence[str],
+        model_name: str,
+        model_version: str,
+        scores_object: bool,
+        explain: bool = False,
     ) -> None:
         self.fields = fields
         self.labels = tuple(labels)
         self.model_name = model_name
         self.model_version = model_version
         self.scores_object = scores_object
-        added = prediction_columns(labels, scores_object=True)
+        self.explain = explain
+        added = prediction_columns(labels, scores_object=True, explain=explain)
         if fields.documents:
             added = [*DOCUMENT_COLUMNS, *added]
         # Input columns that share a name with an added one (a gold `label`, say) are kept, renamed.
@@ -130,7 +149,8 @@ class RowBuilder:
         columns += [self.column_name(key) for key in input_keys]
         if self.fields.documents:
             columns += DOCUMENT_COLUMNS
-        return list(dict.fromkeys([*columns, *prediction_columns(self.labels, self.scores_object)]))
+        added = prediction_columns(self.labels, self.scores_object, self.explain)
+        return list(dict.fromkeys([*columns, *added]))
 
     def prepare(self, record: Record) -> Unit:
         """Check one row's text and id; split it into paragraphs with --documents."""
@@ -186,13 +206,24 @@ class RowBuilder:
             item_row[id_field] = f"{ident}:{paragraph.index}"
             item_row[text_field] = paragraph.text
             item_row.update(
-                document_id=ident, paragraph_index=paragraph.index, start=paragraph.start, end=paragraph.end
+                document_id=ident,
+                paragraph_index=paragraph.index,
+                start=paragraph.start,
+                end=paragraph.end,
+                heading=paragraph.heading,
             )
-            items.append(Item(item_row, paragraph.text))
+            items.append(Item(item_row, paragraph.text, paragraph.start, paragraph.heading))
         return Unit(record.source, record.row, ident, items)
 
-    def labeled(self, item: Item, prediction: Predicted) -> dict[str, Any]:
-        """The output row: the input's columns, then the prediction's."""
+    def labeled(self, item: Item, result: Predicted | Explained) -> dict[str, Any]:
+        """The output row: the input's columns, then the prediction's (and its explanation, if asked)."""
+        prediction: Predicted
+        if isinstance(result, Explained):
+            explained, prediction = result, result.prediction
+        else:
+            explained, prediction = None, result
+        if item.heading:
+            prediction = as_heading(prediction)
         row = dict(item.row)
         row["label"] = prediction.label
         row["score"] = prediction.score
@@ -204,4 +235,12 @@ class RowBuilder:
         row["truncated"] = prediction.truncated
         row["model_name"] = self.model_name
         row["model_version"] = self.model_version
+        if self.explain:
+            if explained is None:
+                raise TypeError("--explain rows need explanations, got a bare prediction")
+            # Offsets into the input row's text, as /v1/documents gives; headings have nothing to explain.
+            explanation = [] if item.heading else explained.explanation(item.offset)
+            # JSONL keeps the list; CSV and Parquet cells hold it as JSON text.
+            row["explanation"] = explanation if self.scores_object else json.dumps(explanation)
+            row["explanation_capped"] = explained.capped and not item.heading
         return row

@@ -11,6 +11,7 @@ import numpy as np
 from model.bag_of_words import BagOfWords
 from model.directory import ONNX_INT8, Manifest, read_json, read_labels, read_temperature
 from model.encoding import encode, length_buckets, load_tokenizer, pad
+from model.explain import MAX_SENTENCES, Explained, explain_texts
 
 Backend = Literal["auto", "onnx", "torch"]
 
@@ -183,6 +184,10 @@ class Labeler:
                 )
             )
         return predictions
+
+    def explain(self, text: str, max_sentences: int = MAX_SENTENCES) -> Explained:
+        """Label `text` and measure each sentence's effect on its label (see `model.explain`)."""
+        return explain_texts(self.predict, [text], max_sentences)[0]
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

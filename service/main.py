@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from service.body_limit import BodyLimitMiddleware
 from service.errors import install_handlers
 from service.metrics import MetricsMiddleware
+from service.page import install_page
 from service.routes import router
 from service.runtime import Loader, ServiceState, load_labeler
 from service.settings import Settings, get_settings
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, *, loader: Loader | None = None
     app.state.service = state
     install_handlers(app)
     app.include_router(router)
+    install_page(app)
     every_route = [*app.routes, *router.routes]
     routes = {path for r in every_route if isinstance(path := getattr(r, "path", None), str)}
     # Added last = outermost: the metrics see every answer, the 413s of the body limit included.

@@ -6,13 +6,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from model.segment import split_paragraphs
+from model.explain import Explained, Occlusion, all_texts, assemble
+from model.segment import as_heading, split_paragraphs
 from service.batcher import BatcherClosed, BatchFailed, QueueFull
 from service.errors import ApiError, ErrorBody, error_response
 from service.metrics import CONTENT_TYPE
 from service.runtime import Runtime, ServiceState
 from service.schemas import (
     CLASSIFY_EXAMPLES,
+    CLASSIFY_RESPONSE_EXAMPLE,
     DOCUMENT_EXAMPLES,
     ClassifyRequest,
     ClassifyResponse,
@@ -127,14 +129,54 @@ async def _predict(state: ServiceState, runtime: Runtime, texts: Sequence[str]) 
     except BatcherClosed:
         message = "the server is shutting down; retry on another instance"
         raise ApiError(503, "shutting_down", message, retry) from None
-    state.metrics.count_labels([p.label for p in predictions])
     return predictions
+
+
+async def _label(
+    state: ServiceState, runtime: Runtime, texts: Sequence[str], explain: bool, headings: Sequence[bool]
+) -> list[Explained]:
+    """Label paragraphs, measuring their sentences' effects if `explain`; headings are `neither` by rule.
+
+    A paragraph and its copies without each sentence go through the micro-batcher as one request, so
+    they share the queue (and its limit) with everyone else's paragraphs.
+    """
+    plans = [
+        Occlusion.of(text) if explain and not heading else Occlusion.whole(text)
+        for text, heading in zip(texts, headings, strict=True)
+    ]
+    if explain:
+        cost, limit = sum(plan.cost for plan in plans), state.settings.max_explain_chars
+        if cost > limit:
+            raise ApiError(
+                413,
+                "explain_too_large",
+                f"explaining this makes the model read {cost} characters (each paragraph once, and once more "
+                f"per sentence left out), over the limit of {limit}; send fewer or shorter paragraphs, or "
+                "leave out explain (the limit is STANCE_MAX_EXPLAIN_CHARS)",
+            )
+    explained = assemble(plans, await _predict(state, runtime, all_texts(plans)))
+    explained = [
+        Explained(as_heading(e.prediction), e.sentences, e.capped) if heading else e
+        for e, heading in zip(explained, headings, strict=True)
+    ]
+    state.metrics.count_labels([e.prediction.label for e in explained])
+    return explained
+
+
+def _explanation(explained: Explained, explain: bool, offset: int = 0) -> dict[str, Any]:
+    """The `explanation` fields of a result, when they were asked for."""
+    if not explain:
+        return {}
+    return {"explanation": explained.explanation(offset), "explanation_capped": explained.capped}
 
 
 @router.post(
     "/v1/classify",
     summary="Label paragraphs",
-    responses=_error_responses(413, 415, 422, 429, 500, 503),
+    responses={
+        200: {"content": {"application/json": {"example": CLASSIFY_RESPONSE_EXAMPLE}}},
+        **_error_responses(413, 415, 422, 429, 500, 503),
+    },
 )
 async def classify(
     body: Annotated[ClassifyRequest, Body(openapi_examples=CLASSIFY_EXAMPLES)],
@@ -142,10 +184,15 @@ async def classify(
     settings: SettingsDep,
     runtime: RuntimeDep,
 ) -> ClassifyResponse:
-    """Label each text as `realist`, `liberal_internationalist` or `neither`, in input order."""
+    """Label each text as `realist`, `liberal_internationalist` or `neither`, in input order.
+
+    With `"explain": true` each result also lists the text's sentences (offsets into that text) and how much
+    its label's probability drops when each one is left out.
+    """
     _check_texts(body.texts, settings)
-    predictions = await _predict(state, runtime, body.texts)
-    return ClassifyResponse(model=runtime.ref, results=[Result(**p.to_dict()) for p in predictions])
+    explained = await _label(state, runtime, body.texts, body.explain, [False] * len(body.texts))
+    results = [Result(**e.prediction.to_dict(), **_explanation(e, body.explain)) for e in explained]
+    return ClassifyResponse(model=runtime.ref, results=results)
 
 
 @router.post(
@@ -159,7 +206,12 @@ async def documents(
     settings: SettingsDep,
     runtime: RuntimeDep,
 ) -> DocumentResponse:
-    """Split a document into paragraphs (at blank lines), label each, and summarise the document."""
+    """Split a document into paragraphs (at blank lines), label each, and summarise the document.
+
+    Headings (a title, subheads, a byline or dateline: short lines, none ending like a sentence) are `neither`
+    by rule. With `"explain": true` each paragraph also lists its sentences (offsets into the document) and
+    how much its label's probability drops when each one is left out.
+    """
     if len(body.text) > settings.max_document_chars:
         raise ApiError(
             413,
@@ -172,12 +224,21 @@ async def documents(
     if not paragraphs:
         message = "the document has no paragraphs: it is empty or only whitespace"
         raise ApiError(422, "empty_document", message)
-    predictions = await _predict(state, runtime, [p.text for p in paragraphs])
+    texts, headings = [p.text for p in paragraphs], [p.heading for p in paragraphs]
+    explained = await _label(state, runtime, texts, body.explain, headings)
     results = [
-        ParagraphResult(index=p.index, start=p.start, end=p.end, text=p.text, **prediction.to_dict())
-        for p, prediction in zip(paragraphs, predictions, strict=True)
+        ParagraphResult(
+            index=p.index,
+            start=p.start,
+            end=p.end,
+            text=p.text,
+            heading=p.heading,
+            **e.prediction.to_dict(),
+            **_explanation(e, body.explain, offset=p.start),
+        )
+        for p, e in zip(paragraphs, explained, strict=True)
     ]
-    summary = summarize(predictions, runtime.info.labels, settings.mixed_threshold)
+    summary = summarize([e.prediction for e in explained], runtime.info.labels, settings.mixed_threshold)
     return DocumentResponse(model=runtime.ref, paragraphs=results, summary=summary)
 
 

@@ -7,23 +7,46 @@ from pydantic import BaseModel, ConfigDict, Field
 Overall = Literal["realist", "liberal_internationalist", "neither", "mixed"]
 
 
+EXPLAIN_DESCRIPTION = (
+    "Also measure which sentences each label rests on: every result then carries `explanation` and "
+    "`explanation_capped`. Costs one more model read of a paragraph per sentence (limit: "
+    "`max_explain_chars`)."
+)
+
+
 class ClassifyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     texts: list[str] = Field(
         description="Paragraphs to label, each non-empty. Results come back in the same order.",
     )
+    explain: bool = Field(default=False, description=EXPLAIN_DESCRIPTION)
 
 
 class DocumentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     text: str = Field(description="A whole document; paragraphs are separated by blank lines.")
+    explain: bool = Field(default=False, description=EXPLAIN_DESCRIPTION)
 
 
 class ModelRef(BaseModel):
     name: str
     version: str
+
+
+def _absent_if_none(value: object) -> bool:
+    return value is None
+
+
+class SentenceEffect(BaseModel):
+    start: int = Field(description="Offset of the sentence's first character in the text sent.")
+    end: int = Field(description="Offset just past its last character: `text[start:end]` is the sentence.")
+    effect: float | None = Field(
+        description="How much `label`'s probability drops when the sentence is left out (0.25: 25 points); "
+        "negative when leaving it out makes `label` more likely. null when not measured: the paragraph "
+        "is one sentence, or the sentence is past the bound (`explanation_capped`)."
+    )
 
 
 class Result(BaseModel):
@@ -33,6 +56,18 @@ class Result(BaseModel):
     n_tokens: int = Field(description="Word-piece tokens in the text.")
     n_windows: int = Field(description="Model windows the text was read in (long texts take several).")
     truncated: bool = Field(description="True when the text was too long and its tail was not read.")
+    # Present only when the request asked for `explain`, so answers without it stay as they were.
+    explanation: list[SentenceEffect] | None = Field(
+        default=None,
+        exclude_if=_absent_if_none,
+        description="With `explain`: every sentence of the text, in order, with its effect on `label`.",
+    )
+    explanation_capped: bool | None = Field(
+        default=None,
+        exclude_if=_absent_if_none,
+        description="With `explain`: true when the text had more sentences than are measured (24); "
+        "the later ones have effect null.",
+    )
 
 
 class ClassifyResponse(BaseModel):
@@ -45,6 +80,11 @@ class ParagraphResult(Result):
     start: int = Field(description="Offset of the paragraph's first character: `text[start:end]` is it.")
     end: int = Field(description="Offset just past the paragraph's last character.")
     text: str
+    heading: bool = Field(
+        description="Reads like a heading: at most 20 words on lines none of which ends like a sentence "
+        "(titles, subheads, bylines, datelines, short captions). Labeled `neither` by rule, with "
+        "probability 1, not by the model."
+    )
 
 
 class Summary(BaseModel):
@@ -64,6 +104,9 @@ class Summary(BaseModel):
     overall: Overall = Field(
         description="`neither` with no stance paragraphs; a side when it holds at least the threshold "
         "(default 2/3) of the stance probability mass; else `mixed`."
+    )
+    mixed_threshold: float = Field(
+        description="The share of stance mass a side needs for `overall` to name it."
     )
 
 
@@ -104,6 +147,16 @@ CLASSIFY_EXAMPLES: dict[str, Any] = {
             ]
         },
     },
+    "explained": {
+        "summary": "One paragraph, with the effect of each sentence on its label",
+        "value": {
+            "texts": [
+                "Great powers will always compete for security. Alliances last only while interests align. "
+                "Treaties cannot change that."
+            ],
+            "explain": True,
+        },
+    },
 }
 
 DOCUMENT_EXAMPLES: dict[str, Any] = {
@@ -115,4 +168,33 @@ DOCUMENT_EXAMPLES: dict[str, Any] = {
             "Subscribe to our newsletter"
         },
     },
+    "article, explained": {
+        "summary": "The same article, with the sentences each label rests on",
+        "value": {
+            "text": "By A. Writer\n\nThe balance of power in Asia is shifting. Washington must hedge.\n\n"
+            "Only a rules-based order can keep the peace. It needs the UN and open trade behind it.",
+            "explain": True,
+        },
+    },
+}
+
+# Real output of the shipped model (1.1.0) for the "explained" request shape; see docs/api.md.
+CLASSIFY_RESPONSE_EXAMPLE: dict[str, Any] = {
+    "model": {"name": "stance-minilm", "version": "1.1.0"},
+    "results": [
+        {
+            "label": "realist",
+            "score": 0.883682,
+            "scores": {"realist": 0.883682, "liberal_internationalist": 0.059232, "neither": 0.057087},
+            "n_tokens": 50,
+            "n_windows": 1,
+            "truncated": False,
+            "explanation": [
+                {"start": 0, "end": 44, "effect": 0.001425},
+                {"start": 45, "end": 170, "effect": 0.017884},
+                {"start": 171, "end": 227, "effect": 0.005705},
+            ],
+            "explanation_capped": False,
+        }
+    ],
 }

@@ -36,6 +36,7 @@ def summarize(
             liberal_internationalist_share=None,
             realist_mass_share=None,
             overall="neither",
+            mixed_threshold=round(threshold, 6),
         )
     realist_mass = sum(p.scores.get(REALIST, 0.0) for p in stance)
     liberal_mass = sum(p.scores.get(LIBERAL, 0.0) for p in stance)
@@ -59,4 +60,5 @@ def summarize(
         liberal_internationalist_share=round(counts.get(LIBERAL, 0) / len(stance), 6),
         realist_mass_share=round(realist_mass_share, 6),
         overall=overall,
+        mixed_threshold=round(threshold, 6),
     )

@@ -18,7 +18,7 @@ def test_ray_engine_matches_local_engine(tmp_path: Path, tiny_model_dir: Path) -
     documents = [
         {
             "id": f"doc{i}",
-            "text": "\n\n".join(f"Paragraph {j} of speech {i} on power." for j in range(i % 4 + 1)),
+            "text": "\n\n".join(f"Paragraph {j} of speech {i}. On power." for j in range(i % 4 + 1)),
         }
         for i in range(12)
     ]
@@ -33,7 +33,18 @@ def test_ray_engine_matches_local_engine(tmp_path: Path, tiny_model_dir: Path) -
     outputs = {}
     for engine in ("local", "ray"):
         out = tmp_path / f"{engine}.jsonl"
-        argv = [speeches, "-o", out, "--model", tiny_model_dir, "--documents", "--chunk-size", "4", "--quiet"]
+        argv = [
+            speeches,
+            "-o",
+            out,
+            "--model",
+            tiny_model_dir,
+            "--documents",
+            "--explain",
+            "--chunk-size",
+            "4",
+            "-q",
+        ]
         if engine == "ray":
             ray.init(num_cpus=2, include_dashboard=False)
             try:
@@ -51,9 +62,25 @@ def test_ray_engine_matches_local_engine(tmp_path: Path, tiny_model_dir: Path) -
     assert ray_errors == local_errors
     assert [list(row) for row in ray_rows] == [list(row) for row in local_rows]  # same schema, same order
     for mine, theirs in zip(ray_rows, local_rows, strict=True):
-        for key in ("id", "text", "document_id", "paragraph_index", "start", "end", "label", "n_tokens"):
+        for key in (
+            "id",
+            "text",
+            "document_id",
+            "paragraph_index",
+            "start",
+            "end",
+            "label",
+            "n_tokens",
+            "heading",
+        ):
             assert mine[key] == theirs[key]
         assert mine["scores"] == pytest.approx(theirs["scores"], abs=1e-4)
+        assert [(s["start"], s["end"]) for s in mine["explanation"]] == [
+            (s["start"], s["end"]) for s in theirs["explanation"]
+        ]
+        assert [s["effect"] for s in mine["explanation"]] == pytest.approx(
+            [s["effect"] for s in theirs["explanation"]], abs=1e-4
+        )
 
 
 @pytest.mark.parametrize("skip", [0, 2, 5, 7, 8])

@@ -77,4 +77,15 @@ def test_openapi_has_request_examples_and_error_shapes(tmp_path: Path) -> None:
     assert {"413", "422", "429", "503"} <= set(classify["responses"])
     documents = schema["paths"]["/v1/documents"]["post"]
     assert "examples" in documents["requestBody"]["content"]["application/json"]
+    for operation in (classify, documents):  # `explain` is documented, with an example that uses it
+        examples = operation["requestBody"]["content"]["application/json"]["examples"]
+        assert any(example["value"].get("explain") is True for example in examples.values())
+    for name in ("ClassifyRequest", "DocumentRequest"):
+        assert schema["components"]["schemas"][name]["properties"]["explain"]["default"] is False
+    result = schema["components"]["schemas"]["Result"]["properties"]
+    assert {"explanation", "explanation_capped"} <= set(result)
+    answer = classify["responses"]["200"]["content"]["application/json"]["example"]["results"][0]
+    assert set(answer) == set(result) and all(
+        {"start", "end", "effect"} == set(s) for s in answer["explanation"]
+    )
     assert client.get("/docs").status_code == 200

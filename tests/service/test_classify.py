@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from model.labeler import Labeler, Prediction
 from model.labels import LABELS
 from service.main import create_app
+from tests.service.conftest import EXPLAIN_LIMIT
 from tests.service.helpers import ready_client, tiny_settings
 
 UNICODE_TEXTS = [
@@ -86,3 +87,44 @@ def test_limits_are_inclusive(tiny_model_dir: Path) -> None:
         assert too_long.status_code == 413
         assert too_long.json()["error_type"] == "text_too_long"
         assert "texts[1]" in too_long.json()["error"]
+
+
+EXPLAINED = [
+    "Great powers compete for security. Alliances last only while interests align. Treaties are paper.",
+    "Law binds nations. Courts, not cannons, should settle their quarrels.",
+    "One sentence alone.",
+]
+
+
+def test_explain_gives_the_labelers_own_explanations(
+    decisive_client: TestClient, decisive_labeler: Labeler
+) -> None:
+    response = decisive_client.post("/v1/classify", json={"texts": EXPLAINED, "explain": True})
+    assert response.status_code == 200, response.text
+    for result, text in zip(response.json()["results"], EXPLAINED, strict=True):
+        expected = decisive_labeler.explain(text)
+        assert_matches(result, expected.prediction)
+        assert result["explanation_capped"] is False
+        assert [(s["start"], s["end"]) for s in result["explanation"]] == [
+            (s.start, s.end) for s in expected.sentences
+        ]
+        for got, want in zip(result["explanation"], expected.sentences, strict=True):
+            assert got["effect"] == pytest.approx(want.effect, abs=2e-6)
+    assert response.json()["results"][2]["explanation"] == [{"start": 0, "end": 19, "effect": None}]
+    # Without explain, the answer is as it always was.
+    plain = decisive_client.post("/v1/classify", json={"texts": EXPLAINED}).json()["results"]
+    assert all("explanation" not in result and "explanation_capped" not in result for result in plain)
+
+
+def test_explain_has_its_own_limit(decisive_client: TestClient) -> None:
+    # 12 sentences of 35 characters: the model reads 420 characters 13 times over, less each sentence once.
+    text = "Power decides the fate of nations. " * 12
+    assert 12 * len(text) > EXPLAIN_LIMIT
+    assert decisive_client.post("/v1/classify", json={"texts": [text]}).status_code == 200
+    response = decisive_client.post("/v1/classify", json={"texts": [text], "explain": True})
+    assert response.status_code == 413
+    body = response.json()
+    assert body["error_type"] == "explain_too_large"
+    assert str(EXPLAIN_LIMIT) in body["error"] and "STANCE_MAX_EXPLAIN_CHARS" in body["error"]
+    short = decisive_client.post("/v1/classify", json={"texts": [text[: 35 * 4]], "explain": True})
+    assert short.status_code == 200

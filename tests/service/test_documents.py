@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from model.labeler import Labeler
 from model.labels import LABELS, STANCE_LABELS
-from model.segment import split_paragraphs
+from model.segment import is_heading, split_paragraphs
 from service.main import create_app
 from tests.service.helpers import ready_client, tiny_settings
 
@@ -39,6 +39,11 @@ def check_document(text: str, body: dict, labeler: Labeler) -> None:
         assert text[paragraph["start"] : paragraph["end"]] == paragraph["text"]
     for paragraph, prediction in zip(paragraphs, labeler.predict([p.text for p in expected]), strict=True):
         assert paragraph["n_tokens"] == prediction.n_tokens
+        assert paragraph["heading"] == is_heading(paragraph["text"])
+        if paragraph["heading"]:  # `neither` by rule, whatever the model says
+            assert paragraph["label"] == "neither" and paragraph["score"] == 1.0
+            assert paragraph["scores"] == {label: float(label == "neither") for label in LABELS}
+            continue
         for label, probability in prediction.scores.items():
             assert paragraph["scores"][label] == pytest.approx(probability, abs=2e-6)
     summary = body["summary"]
@@ -69,6 +74,9 @@ def test_article_with_page_furniture(client: TestClient, tiny_labeler: Labeler) 
     assert "Subscribe to our newsletter" in texts
     assert any(t.startswith("Photo: Soldiers") for t in texts)
     assert len(texts) == 6
+    # Byline and dateline, the caption (it ends in a bracket, not a full stop) and the newsletter prompt read
+    # like headings: `neither` by rule.
+    assert [p["heading"] for p in body["paragraphs"]] == [True, False, True, False, True, False]
     check_document(ARTICLE, body, tiny_labeler)
 
 
@@ -107,3 +115,25 @@ def test_document_limit_and_long_paragraphs(tiny_model_dir: Path, tiny_labeler: 
         assert over.status_code == 413
         assert over.json()["error_type"] == "document_too_long"
         assert "401 characters" in over.json()["error"]
+
+
+def test_explained_document(decisive_client: TestClient, decisive_labeler: Labeler) -> None:
+    response = decisive_client.post("/v1/documents", json={"text": ARTICLE, "explain": True})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    check_document(ARTICLE, body, decisive_labeler)
+    for paragraph in body["paragraphs"]:
+        assert paragraph["explanation_capped"] is False
+        if paragraph["heading"]:
+            assert paragraph["explanation"] == []  # labeled by rule: nothing to explain
+            continue
+        expected = decisive_labeler.explain(paragraph["text"])
+        assert paragraph["label"] == expected.prediction.label
+        # Offsets index the document sent, not the paragraph.
+        assert [(s["start"], s["end"]) for s in paragraph["explanation"]] == [
+            (paragraph["start"] + s.start, paragraph["start"] + s.end) for s in expected.sentences
+        ]
+        for sentence, want in zip(paragraph["explanation"], expected.sentences, strict=True):
+            assert ARTICLE[sentence["start"] : sentence["end"]] in paragraph["text"]
+            assert sentence["effect"] == pytest.approx(want.effect, abs=2e-6)
+    assert body["summary"]["mixed_threshold"] == pytest.approx(2 / 3, abs=1e-6)
