@@ -142,6 +142,7 @@ def _cv(args: argparse.Namespace) -> int:
         run_fold,
         summarize,
         write_blends,
+        write_cv_predictions,
     )
 
     try:
@@ -173,6 +174,8 @@ def _cv(args: argparse.Namespace) -> int:
             "each fold's score above used the weight best on the other folds)"
         )
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    for system in summary["systems"]:
+        write_cv_predictions(data, out_dir, system, out_dir / f"cv_predictions.{system}.json")
     return 0
 
 

@@ -247,6 +247,27 @@ def write_blends(
     return chosen
 
 
+def write_cv_predictions(data: CvData, out_dir: Path, system: str, path: Path) -> None:
+    """Every held-out row's gold label and the system's probabilities, for error-rate corrections.
+
+    Shipped inside the model directory (`cv_predictions.json`): `stance summarize` corrects label
+    shares with the confusion rates these out-of-fold predictions measure on real text.
+    """
+    gold = {r["id"]: r["label"] for r in data.sotu}
+    records = load_predictions(out_dir, system)
+    ids = [i for rec in records for i in rec["splits"]["cv"]["ids"]]
+    content = {
+        "labels": list(LABELS),
+        "system": system,
+        "ids": ids,
+        "groups": [group_of(i) for i in ids],
+        "folds": [rec["fold"] for rec in records for _ in rec["splits"]["cv"]["ids"]],
+        "gold": [gold[i] for i in ids],
+        "probs": [p for rec in records for p in rec["splits"]["cv"]["probs"]],
+    }
+    path.write_text(json.dumps(content, separators=(",", ":")) + "\n")
+
+
 def load_predictions(out_dir: Path, system: str) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(out_dir.glob(f"fold*.{system}.json"))]
 

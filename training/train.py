@@ -261,13 +261,20 @@ def finalize(
     if gate is not None:
         report["int8_gate"] = gate
     if config.data.cv_summary:
-        report["cv"] = json.loads(Path(config.data.cv_summary).read_text())
+        summary = Path(config.data.cv_summary)
+        report["cv"] = json.loads(summary.read_text())
+        # The shipped system's out-of-fold predictions: the error rates `stance summarize` corrects with.
+        if (summary.parent / CV_PREDICTIONS).exists():
+            shutil.copy(summary.parent / CV_PREDICTIONS, output_dir / CV_PREDICTIONS)
     if live_rows:
         report["live_oped"] = live_report(labeler, list(live_rows), sets["train"])
     report["training"] = training
     write_json(output_dir / METRICS, report)
     write_card(output_dir, config, report)
     return report
+
+
+CV_PREDICTIONS = "cv_predictions.json"
 
 
 def live_report(labeler: Labeler, rows: list[dict], train_rows: Sequence[dict]) -> dict[str, Any]:

@@ -72,13 +72,18 @@ def test_default_config_trains_on_the_shipped_models_data() -> None:
         assert len(sets[split]) == metrics["model"][split]["n"], split
 
 
-@pytest.mark.xfail(strict=True, reason="issue 3: the shipped model is below the real-text bar (see README)")
+@pytest.mark.xfail(
+    strict=True, reason="issue 15: the shipped model is below the real-text bar (docs/experiments.md)"
+)
 def test_shipped_model_meets_the_real_text_bar() -> None:
-    """Issue 3's bar: real-dev macro-F1 >= 0.80 and >= 15 points above TF-IDF on the same data.
+    """Issue 15's bar: real dev >= 0.80, live op-ed check >= 0.70, and on grouped CV above TF-IDF
+    trained on the same rows with the paired 95% interval entirely above zero.
 
     Strict: once a model meets it, this passes, the xfail turns into a failure, and the marker goes.
     """
     metrics = json.loads((SHIPPED / "metrics.json").read_text())
-    model = metrics["model"]["real_dev"]["macro_f1"]
-    tfidf = metrics["baselines"]["tfidf_logreg"]["real_dev"]["macro_f1"]
-    assert model >= 0.80 and model - tfidf >= 0.15
+    live = metrics.get("live_oped", {}).get("shipped", {}).get("macro_f1", 0.0)
+    cv_gaps = metrics.get("cv", {}).get("versus_tfidf", {})
+    shipped_gap = cv_gaps.get("model+tfidf" if (SHIPPED / "bag_of_words.json").exists() else "model")
+    assert metrics["model"]["real_dev"]["macro_f1"] >= 0.80 and live >= 0.70
+    assert shipped_gap is not None and shipped_gap["difference_ci95"][0] > 0
