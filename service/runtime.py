@@ -110,6 +110,7 @@ class ServiceState:
     metrics: Metrics = field(default_factory=Metrics)
     runtime: Runtime | None = None
     load_error: str | None = None
+    draining: bool = False  # shutting down: /ready and new /v1 work answer 503 while in-flight work finishes
 
     async def load(self) -> None:
         """Load and warm up the model off the event loop, then start the batcher: the app is ready."""
@@ -134,7 +135,11 @@ class ServiceState:
         self.metrics.ready.set(1)
         log.info("model %s %s ready (%s backend)", info.name, info.version, info.backend)
 
-    async def close(self) -> None:
+    def start_draining(self) -> None:
+        self.draining = True
         self.metrics.ready.set(0)
+
+    async def close(self) -> None:
+        self.start_draining()
         if self.runtime is not None:
             await self.runtime.batcher.close()
