@@ -18,7 +18,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from service.batcher import PREDICT_THREAD
 from service.body_limit import BodyLimitMiddleware
 from service.errors import ErrorBody, install_handlers
-from service.memory import fix_mmap_threshold
 from service.metrics import MetricsMiddleware
 from service.page import install_page
 from service.routes import require_api_key, router, v1
@@ -183,7 +182,6 @@ def serve(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    fix_mmap_threshold()  # else memory grows under load: see service/memory.py
     app = create_app(settings, loader=loader)
     config = uvicorn.Config(
         app,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from model.directory import METRICS, Manifest, read_json
 from service.batcher import MicroBatcher
+from service.memory import returning_memory
 from service.metrics import Metrics
 from service.schemas import ModelInfo, ModelRef
 from service.settings import Settings
@@ -123,7 +124,7 @@ class ServiceState:
             log.exception("the model at %s failed to load", self.settings.model_dir)
             return
         batcher: MicroBatcher[Prediction] = MicroBatcher(
-            labeler.predict,
+            returning_memory(labeler.predict),  # else memory grows under load: see service/memory.py
             window_s=self.settings.batch_window_ms / 1000,
             token_budget=self.settings.batch_token_budget,
             capacity=self.settings.queue_size,
