@@ -21,7 +21,6 @@ from typing import Generic, TypeVar
 log = logging.getLogger("stance.service")
 
 T = TypeVar("T")
-PREDICT_THREAD = "stance-predict"  # the name of the one thread the model runs in
 
 
 class QueueFull(Exception):
@@ -95,7 +94,7 @@ class MicroBatcher(Generic[T]):
         """Start the worker task; call from inside the running event loop."""
         if self._worker is not None:
             return
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=PREDICT_THREAD)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stance-predict")
         self._worker = asyncio.get_running_loop().create_task(self._run(), name="stance-batcher")
 
     async def close(self) -> None:

@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import logging
 import os
-import threading
+import sys
 import time
 from collections.abc import AsyncIterator
 from importlib.metadata import PackageNotFoundError, version
@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from service.batcher import PREDICT_THREAD
 from service.body_limit import BodyLimitMiddleware
 from service.errors import ErrorBody, install_handlers
 from service.metrics import MetricsMiddleware
@@ -190,10 +189,13 @@ def serve(
         log_level=settings.log_level,
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
     )
-    _draining_server(config, app.state.service).run()
-    # A model call that outlived the grace period still holds its thread, which the interpreter would wait
-    # for at exit; the grace period is the promise, so leave without it.
-    if any(t.name.startswith(PREDICT_THREAD) and t.is_alive() for t in threading.enumerate()):
-        log.warning("a model call outlived the shutdown grace period; exiting without waiting for it")
+    server = _draining_server(config, app.state.service)
+    server.run()
+    if server.started:
+        # A clean stop (a signal that came during the drain has already ended the process). Leave now: the
+        # interpreter's teardown of torch took minutes on a busy machine, and a model call that outlived the
+        # grace period would keep it waiting for its thread; a server has nothing left to save.
         logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
         os._exit(0)
