@@ -1,5 +1,9 @@
 # CPU image of the stance REST service: `docker build -t stance . && docker run -p 8000:8000 stance`
-FROM python:3.11-slim
+# BASE: any image with Python 3.11 and pip as `python`/`pip`; TORCH_INDEX: where the CPU torch wheel comes
+# from (an offline build points both elsewhere: `--build-arg BASE=... --build-arg TORCH_INDEX=...`).
+ARG BASE=python:3.11-slim
+FROM ${BASE}
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -15,7 +19,7 @@ WORKDIR /app
 
 # torch alone from the CPU-only index: PyPI's default wheel brings gigabytes of CUDA libraries.
 # Its own layer, so it is cached across every change below.
-RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+RUN pip install --index-url "${TORCH_INDEX}" torch==2.13.0
 
 # The other dependencies, read from pyproject.toml: this layer is rebuilt only when pyproject.toml changes.
 # (torch==2.13.0 is already met by 2.13.0+cpu, so pip keeps the CPU build.)

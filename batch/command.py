@@ -7,6 +7,7 @@ Exit codes: 0 every row labeled; 3 some rows went to the errors file; 2 unusable
 import argparse
 import shutil
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, cast
 
@@ -161,6 +162,12 @@ def _resume_state(
         for path in existing:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
         return None
+    if not args.resume and sidecar.exists() and not output.exists() and Checkpoint.load(sidecar).complete:
+        # What is left of a finished run whose output was deleted: its record and errors file describe an
+        # output that is gone, and this run writes both afresh.
+        for path in (sidecar, errors_path, parts):
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        return None
     if not args.resume:
         if existing:
             raise UsageError(
@@ -207,6 +214,14 @@ def _check_written(checkpoint: Checkpoint, output: Path, errors_path: Path, kind
             f"cannot resume: {' and '.join(damaged)} hold less than the progress record says was "
             "written (changed or deleted since?); pass --overwrite to start again"
         )
+
+
+def _shown(names: Iterable[str], most: int = 8) -> str:
+    """Names for a one-line message: escaped (a binary file's "header" is anything), at most `most`."""
+    names = list(names)
+    shown = [ascii(name)[1:-1][:40] for name in names[:most]]
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return (", ".join(shown) or "none") + more
 
 
 def _columns(files: list[InputFile], builder: RowBuilder, kind: str) -> list[str]:
@@ -256,12 +271,18 @@ def _run(args: argparse.Namespace, labeler: LabelerLike | None) -> int:
     builder = RowBuilder(fields, labels, name, version, scores_object=kind == "jsonl", explain=args.explain)
     for file in files:
         names = input_columns(file, fields.text, fields.id) if file.kind in ("csv", "parquet") else None
+        if names == [] and file.kind == "csv":
+            raise UsageError(f"{file.path}: the file is empty (not even a header line)")
         if names is not None and fields.text not in names:
             raise UsageError(
-                f"{file.path}: no {fields.text!r} column (columns: {', '.join(names) or 'none'}); "
+                f"{file.path}: no {fields.text!r} column (columns: {_shown(names)}); "
                 "name the text column with --text-field"
             )
 
+    counts = [count_records(file, fields.documents) for file in files]
+    if not any(counts):
+        inputs = _shown(str(file.path) for file in files)
+        raise UsageError(f"no rows to label in {inputs}: the input is empty")
     if args.engine == "local" and labeler is None:
         from model.labeler import Labeler
 
@@ -269,7 +290,6 @@ def _run(args: argparse.Namespace, labeler: LabelerLike | None) -> int:
         labeler = cast(LabelerLike, Labeler(model_dir, backend=args.backend))
     settings = _settings(files, fields, kind, errors_path, name, version, args.explain)
     checkpoint = _resume_state(args, output, errors_path, settings)
-    counts = [count_records(file, fields.documents) for file in files]
     plan = Plan(
         files,
         counts,

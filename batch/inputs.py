@@ -18,6 +18,8 @@ from typing import Any
 
 FORMATS: dict[str, str] = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet", ".txt": "txt"}
 EXCERPT = 200  # characters of a bad line kept in the errors file: enough to find it, not a copy of it
+# What to do about it: a file that is not UTF-8 is most often Latin-1 or Windows-1252.
+RECODE = "if the file is Latin-1 or Windows-1252, convert it first: iconv -f cp1252 -t utf-8 IN > OUT"
 
 # Documents and long paragraphs may exceed the csv module's 128 KiB default field limit.
 csv.field_size_limit(sys.maxsize)
@@ -124,7 +126,8 @@ def _decode(raw: bytes, source: str, row: int) -> str | Record:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:
         text = raw.decode("utf-8", errors="replace")
-        return Record(source, row, error="undecodable", detail=f"not UTF-8: {error}", excerpt=text[:EXCERPT])
+        detail = f"not UTF-8 ({error}); {RECODE}"
+        return Record(source, row, error="undecodable", detail=detail, excerpt=text[:EXCERPT])
 
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -202,9 +205,8 @@ def _read_csv(file: InputFile, text_field: str, documents: bool) -> Iterator[Rec
                 "\x1f".join(fields).encode("utf-8")
             except UnicodeEncodeError:
                 excerpt = ",".join(fields).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-                yield Record(
-                    file.name, number, error="undecodable", detail="not UTF-8", excerpt=excerpt[:EXCERPT]
-                )
+                detail = f"not UTF-8; {RECODE}"
+                yield Record(file.name, number, error="undecodable", detail=detail, excerpt=excerpt[:EXCERPT])
                 continue
             yield Record(file.name, number, values=dict(zip(header, fields, strict=True)))
 

@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from batch.inputs import UsageError
+
 OUTPUT_KINDS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
 
@@ -71,8 +73,14 @@ def _finite(value: Any) -> Any:
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
+_LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
+
+
 def json_line(row: dict[str, Any]) -> bytes:
     text = json.dumps({k: _finite(v) for k, v in row.items()}, ensure_ascii=False, default=_json_default)
+    # Characters that many readers (Python's str.splitlines, JavaScript) take for line breaks are escaped, so
+    # one row is one line for every reader; they can only occur inside JSON strings, where escapes are valid.
+    text = text.translate(_LINE_BREAKS)
     # A lone surrogate (legal in JSON escapes) cannot be UTF-8 encoded; backslashreplace writes it back as
     # the same `\udXXX` escape, which is still valid JSON inside a string.
     return text.encode("utf-8", "backslashreplace") + b"\n"
@@ -339,4 +347,10 @@ class Checkpoint:
 
     @classmethod
     def load(cls, path: Path) -> "Checkpoint":
-        return cls(**json.loads(path.read_text()))
+        """The record at `path`; UsageError if it is not one (edited, or cut short by a full disk)."""
+        try:
+            return cls(**json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError) as error:
+            raise UsageError(
+                f"{path} is not a readable progress record ({error}); pass --overwrite to start again"
+            ) from None

@@ -1,4 +1,8 @@
-"""Load generator, run in its own process: N clients send single-paragraph requests for a fixed time."""
+"""Load generator, run in its own process: N clients send single-paragraph requests.
+
+It stops after `--max-requests` requests or `--seconds`, whichever comes first, and prints one JSON line:
+statuses (transport failures counted as `transport_error`), throughput and latency percentiles.
+"""
 
 import argparse
 import json
@@ -7,6 +11,13 @@ import time
 from pathlib import Path
 
 import httpx
+
+
+def percentile(ordered: list[float], share: float) -> float | None:
+    """The nearest-rank percentile of sorted seconds, in milliseconds."""
+    if not ordered:
+        return None
+    return round(1000 * ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))], 1)
 
 
 def main() -> None:
@@ -20,25 +31,28 @@ def main() -> None:
 
     texts = [json.loads(line)["text"] for line in Path(args.paragraphs).read_text().splitlines()]
     latencies: list[float] = []
-    statuses: dict[int, int] = {}
+    statuses: dict[str, int] = {}
     lock = threading.Lock()
     deadline = time.perf_counter() + args.seconds
     counter = iter(range(args.max_requests))
 
     def client(offset: int) -> None:
-        with httpx.Client(timeout=30) as http:
+        with httpx.Client(timeout=60) as http:
             while time.perf_counter() < deadline:
-                try:
-                    n = next(counter)
-                except StopIteration:
+                with lock:
+                    n = next(counter, None)
+                if n is None:
                     return
                 text = texts[(n + offset) % len(texts)]
                 start = time.perf_counter()
-                response = http.post(f"{args.url}/v1/classify", json={"texts": [text]})
+                try:
+                    status = str(http.post(f"{args.url}/v1/classify", json={"texts": [text]}).status_code)
+                except httpx.TransportError:
+                    status = "transport_error"
                 elapsed = time.perf_counter() - start
                 with lock:
-                    statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-                    if response.status_code == 200:
+                    statuses[status] = statuses.get(status, 0) + 1
+                    if status == "200":
                         latencies.append(elapsed)
 
     started = time.perf_counter()
@@ -57,8 +71,8 @@ def main() -> None:
                 "ok": len(latencies),
                 "statuses": statuses,
                 "throughput_per_s": round(len(latencies) / wall, 1),
-                "p50_ms": round(1000 * latencies[len(latencies) // 2], 1) if latencies else None,
-                "p99_ms": round(1000 * latencies[int(len(latencies) * 0.99) - 1], 1) if latencies else None,
+                **{f"p{q}_ms": percentile(latencies, q / 100) for q in (50, 90, 95, 99)},
+                "max_ms": percentile(latencies, 1.0),
             }
         )
     )

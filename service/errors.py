@@ -23,6 +23,7 @@ _FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
 
 _HTTP_ERROR_TYPES = {
     400: "bad_request",
+    401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
@@ -106,6 +107,15 @@ def validation_message(request: Request, errors: Sequence[Any]) -> tuple[int, st
             "unsupported_media_type",
             f"the body must be JSON sent with 'Content-Type: application/json' (got {got})",
         )
+    where = _location(first.get("loc", ()))
+    if kind in ("string_too_short", "string_pattern_mismatch"):  # minLength 1 and the HAS_WORDS pattern
+        if where == "text":
+            return 422, "empty_document", "the document has no paragraphs: it is empty or only whitespace"
+        return 422, "empty_text", f"{where} is empty or only whitespace; every text needs words"
+    if kind == "string_unicode":  # a lone surrogate: legal as a JSON escape, not as Unicode text
+        return 422, "invalid_text", f"{where} holds an unpaired UTF-16 surrogate; send valid Unicode"
+    if kind == "too_short" and where == "texts":
+        return 422, "invalid_request", "texts is empty; send at least one paragraph"
     problems = []
     for error in errors[:5]:
         where = _location(error.get("loc", ()))

@@ -54,6 +54,12 @@ class Metrics:
             "Paragraphs accepted and not yet answered (waiting or being labeled).",
             registry=self.registry,
         )
+        self.in_flight_gauge = Gauge(
+            "stance_http_requests_in_flight",
+            "HTTP requests received and not yet answered in full.",
+            registry=self.registry,
+        )
+        self.in_flight = 0  # the same number, readable: a graceful shutdown waits for it to reach 0
         self.ready = Gauge(
             "stance_model_ready", "1 once the model is loaded and warmed up, else 0.", registry=self.registry
         )
@@ -61,6 +67,10 @@ class Metrics:
     def observe_batch(self, size: int, seconds: float) -> None:
         self.batch_size.observe(size)
         self.batch_seconds.observe(seconds)
+
+    def track_in_flight(self, change: int) -> None:
+        self.in_flight += change
+        self.in_flight_gauge.set(self.in_flight)
 
     def count_labels(self, labels: Collection[str]) -> None:
         for label in labels:
@@ -95,9 +105,11 @@ class MetricsMiddleware:
                 status = int(message["status"])
             await send(message)
 
+        self.metrics.track_in_flight(+1)
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            self.metrics.track_in_flight(-1)
             route = self._route(scope)
             self.metrics.requests.labels(route=route, method=scope["method"], status=str(status)).inc()
             self.metrics.latency.labels(route=route).observe(time.perf_counter() - started)

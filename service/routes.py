@@ -1,10 +1,12 @@
-"""The API's endpoints."""
+"""The API's endpoints: `v1` (the API, behind the optional key) and `router` (health, readiness, metrics)."""
 
+import hmac
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from model.explain import Explained, Occlusion, all_texts, assemble
 from model.segment import as_heading, split_paragraphs
@@ -32,9 +34,11 @@ if TYPE_CHECKING:
     from model.labeler import Prediction
 
 router = APIRouter()
+v1 = APIRouter(prefix="/v1")
 
 
-def get_state(request: Request) -> ServiceState:
+# Async dependencies: FastAPI runs plain `def` ones in its thread pool, a thread hop per request for nothing.
+async def get_state(request: Request) -> ServiceState:
     state: ServiceState = request.app.state.service
     return state
 
@@ -42,24 +46,43 @@ def get_state(request: Request) -> ServiceState:
 StateDep = Annotated[ServiceState, Depends(get_state)]
 
 
-def get_app_settings(state: StateDep) -> Settings:
+async def get_app_settings(state: StateDep) -> Settings:
     return state.settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
-def require_runtime(state: StateDep) -> Runtime:
-    """The loaded model, or a 503 telling the client to wait (or that loading failed)."""
-    if state.runtime is not None:
+async def require_runtime(state: StateDep) -> Runtime:
+    """The loaded model, or a 503 telling the client to wait (or that loading failed, or it is stopping)."""
+    if state.runtime is not None and not state.draining:
         return state.runtime
     raise _not_ready(state)
 
 
 RuntimeDep = Annotated[Runtime, Depends(require_runtime)]
 
+_bearer = HTTPBearer(auto_error=False, description="The key set in STANCE_API_KEY.")
+
+
+async def require_api_key(
+    settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """401 unless the request carries `Authorization: Bearer <STANCE_API_KEY>` (used only with a key set)."""
+    key = settings.api_key.get_secret_value() if settings.api_key else ""
+    given = credentials.credentials if credentials else ""
+    # compare_digest takes as long whatever prefix matches, so timing does not leak the key.
+    if not key or not hmac.compare_digest(given.encode(), key.encode()):
+        message = (
+            "the API key is wrong" if credentials else "this server needs an API key"
+        ) + ": send the header 'Authorization: Bearer <key>'"
+        raise ApiError(401, "unauthorized", message, {"WWW-Authenticate": "Bearer"})
+
 
 def _not_ready(state: ServiceState) -> ApiError:
+    retry = {"Retry-After": str(state.settings.retry_after_seconds)}
+    if state.draining:
+        return ApiError(503, "shutting_down", "the server is shutting down; retry on another instance", retry)
     if state.load_error is not None:
         return ApiError(
             503,
@@ -67,32 +90,16 @@ def _not_ready(state: ServiceState) -> ApiError:
             f"the model at {state.settings.model_dir} failed to load ({state.load_error}); "
             "fix the model directory (STANCE_MODEL_DIR) and restart",
         )
-    return ApiError(
-        503,
-        "not_ready",
-        "the model is still loading; retry shortly (GET /ready answers 200 once it is ready)",
-        {"Retry-After": str(state.settings.retry_after_seconds)},
-    )
+    message = "the model is still loading; retry shortly (GET /ready answers 200 once it is ready)"
+    return ApiError(503, "not_ready", message, retry)
 
 
 def _error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody} for status in statuses}
 
 
-def _check_unicode(where: str, text: str) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise ApiError(
-            422,
-            "invalid_text",
-            f"{where} holds an unpaired UTF-16 surrogate at character {error.start}; send valid Unicode",
-        ) from None
-
-
 def _check_texts(texts: Sequence[str], settings: Settings) -> None:
-    if not texts:
-        raise ApiError(422, "invalid_request", "texts is empty; send at least one paragraph")
+    # Empty lists and blank texts are refused by `ClassifyRequest` itself; these limits come from settings.
     if len(texts) > settings.max_texts:
         raise ApiError(
             413,
@@ -101,10 +108,6 @@ def _check_texts(texts: Sequence[str], settings: Settings) -> None:
             "into several requests (the limit is STANCE_MAX_TEXTS)",
         )
     for i, text in enumerate(texts):
-        if not text.strip():
-            raise ApiError(
-                422, "empty_text", f"texts[{i}] is empty or only whitespace; every text needs words"
-            )
         if len(text) > settings.max_text_chars:
             raise ApiError(
                 413,
@@ -112,7 +115,6 @@ def _check_texts(texts: Sequence[str], settings: Settings) -> None:
                 f"texts[{i}] has {len(text)} characters, over the limit of {settings.max_text_chars}; "
                 "split it into paragraphs, or send the whole document to /v1/documents",
             )
-        _check_unicode(f"texts[{i}]", text)
 
 
 async def _predict(state: ServiceState, runtime: Runtime, texts: Sequence[str]) -> "list[Prediction]":
@@ -127,8 +129,7 @@ async def _predict(state: ServiceState, runtime: Runtime, texts: Sequence[str]) 
             500, "inference_failed", f"the model failed on this request ({error}); see the server log"
         ) from None
     except BatcherClosed:
-        message = "the server is shutting down; retry on another instance"
-        raise ApiError(503, "shutting_down", message, retry) from None
+        raise _not_ready(state) from None  # the server is stopping: `state.draining` is set
     return predictions
 
 
@@ -170,8 +171,8 @@ def _explanation(explained: Explained, explain: bool, offset: int = 0) -> dict[s
     return {"explanation": explained.explanation(offset), "explanation_capped": explained.capped}
 
 
-@router.post(
-    "/v1/classify",
+@v1.post(
+    "/classify",
     summary="Label paragraphs",
     responses={
         200: {"content": {"application/json": {"example": CLASSIFY_RESPONSE_EXAMPLE}}},
@@ -195,8 +196,8 @@ async def classify(
     return ClassifyResponse(model=runtime.ref, results=results)
 
 
-@router.post(
-    "/v1/documents",
+@v1.post(
+    "/documents",
     summary="Label a whole document",
     responses=_error_responses(413, 415, 422, 429, 500, 503),
 )
@@ -219,11 +220,7 @@ async def documents(
             f"the document has {len(body.text)} characters, over the limit of {settings.max_document_chars}; "
             "send it in parts (the limit is STANCE_MAX_DOCUMENT_CHARS)",
         )
-    _check_unicode("text", body.text)
-    paragraphs = split_paragraphs(body.text)
-    if not paragraphs:
-        message = "the document has no paragraphs: it is empty or only whitespace"
-        raise ApiError(422, "empty_document", message)
+    paragraphs = split_paragraphs(body.text)  # never empty: `DocumentRequest` wants a non-blank text
     texts, headings = [p.text for p in paragraphs], [p.heading for p in paragraphs]
     explained = await _label(state, runtime, texts, body.explain, headings)
     results = [
@@ -242,7 +239,7 @@ async def documents(
     return DocumentResponse(model=runtime.ref, paragraphs=results, summary=summary)
 
 
-@router.get("/v1/model", summary="Describe the served model", responses=_error_responses(503))
+@v1.get("/model", summary="Describe the served model", responses=_error_responses(503))
 async def model(runtime: RuntimeDep) -> ModelInfo:
     """Name, version, labels, provenance, backend, calibration and headline evaluation metrics."""
     return runtime.info
@@ -256,8 +253,8 @@ async def health() -> Status:
 
 @router.get("/ready", summary="Readiness", responses=_error_responses(503))
 async def ready(state: StateDep) -> Response:
-    """200 once the model is loaded and warmed up; 503 before (or if loading failed)."""
-    if state.runtime is None:
+    """200 once the model is loaded and warmed up; 503 before, if loading failed, and once shutting down."""
+    if state.runtime is None or state.draining:
         error = _not_ready(state)
         return error_response(error.status, error.error_type, error.message, error.headers)
     body = Status(status="ready", model=state.runtime.ref)

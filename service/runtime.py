@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from model.directory import METRICS, Manifest, read_json
 from service.batcher import MicroBatcher
+from service.memory import returning_memory
 from service.metrics import Metrics
 from service.schemas import ModelInfo, ModelRef
 from service.settings import Settings
@@ -110,6 +111,7 @@ class ServiceState:
     metrics: Metrics = field(default_factory=Metrics)
     runtime: Runtime | None = None
     load_error: str | None = None
+    draining: bool = False  # shutting down: /ready and new /v1 work answer 503 while in-flight work finishes
 
     async def load(self) -> None:
         """Load and warm up the model off the event loop, then start the batcher: the app is ready."""
@@ -122,7 +124,7 @@ class ServiceState:
             log.exception("the model at %s failed to load", self.settings.model_dir)
             return
         batcher: MicroBatcher[Prediction] = MicroBatcher(
-            labeler.predict,
+            returning_memory(labeler.predict),  # else memory grows under load: see service/memory.py
             window_s=self.settings.batch_window_ms / 1000,
             token_budget=self.settings.batch_token_budget,
             capacity=self.settings.queue_size,
@@ -134,7 +136,11 @@ class ServiceState:
         self.metrics.ready.set(1)
         log.info("model %s %s ready (%s backend)", info.name, info.version, info.backend)
 
-    async def close(self) -> None:
+    def start_draining(self) -> None:
+        self.draining = True
         self.metrics.ready.set(0)
+
+    async def close(self) -> None:
+        self.start_draining()
         if self.runtime is not None:
             await self.runtime.batcher.close()

@@ -1,8 +1,15 @@
 """Request and response bodies of the API (they also make the OpenAPI schema at /docs)."""
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from service.settings import Settings
+
+# "Holds a character that is not whitespace", with whitespace spelled out as exactly the characters Python's
+# `str.isspace` (and so `str.strip`) calls whitespace: `\s` means different sets in Python, ECMA-262 and Rust
+# regexes, and a client validating against this schema must reach the same verdict as the server.
+HAS_WORDS = r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
 Overall = Literal["realist", "liberal_internationalist", "neither", "mixed"]
 
@@ -17,8 +24,10 @@ EXPLAIN_DESCRIPTION = (
 class ClassifyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    texts: list[str] = Field(
-        description="Paragraphs to label, each non-empty. Results come back in the same order.",
+    texts: list[Annotated[str, Field(min_length=1, pattern=HAS_WORDS)]] = Field(
+        min_length=1,
+        description="Paragraphs to label, each holding a non-whitespace character. Results come back in the "
+        "same order. Over `maxItems` texts, or a text over `maxLength` characters, is a 413.",
     )
     explain: bool = Field(default=False, description=EXPLAIN_DESCRIPTION)
 
@@ -26,7 +35,12 @@ class ClassifyRequest(BaseModel):
 class DocumentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    text: str = Field(description="A whole document; paragraphs are separated by blank lines.")
+    text: str = Field(
+        min_length=1,
+        pattern=HAS_WORDS,
+        description="A whole document; paragraphs are separated by blank lines. Over `maxLength` characters "
+        "is a 413.",
+    )
     explain: bool = Field(default=False, description=EXPLAIN_DESCRIPTION)
 
 
@@ -198,3 +212,17 @@ CLASSIFY_RESPONSE_EXAMPLE: dict[str, Any] = {
         }
     ],
 }
+
+
+def declare_limits(schema: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Write the configured size limits into an OpenAPI document, in place.
+
+    They come from the settings of the running app, so the static request models cannot carry them; the
+    routes enforce the same three settings (with a 413, as the descriptions say).
+    """
+    models = schema["components"]["schemas"]
+    texts = models["ClassifyRequest"]["properties"]["texts"]
+    texts["maxItems"] = settings.max_texts
+    texts["items"]["maxLength"] = settings.max_text_chars
+    models["DocumentRequest"]["properties"]["text"]["maxLength"] = settings.max_document_chars
+    return schema

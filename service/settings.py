@@ -2,10 +2,10 @@
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, PositiveInt
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from model.directory import default_model_dir
 
@@ -67,9 +67,41 @@ class Settings(BaseSettings):
         le=1.0,
         description="Share of stance probability mass one side needs for a document's `overall` to name it.",
     )
+    shutdown_grace_seconds: PositiveFloat = Field(
+        default=30.0,
+        description="On SIGTERM, how long in-flight requests may take to finish before the server exits.",
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="When set, every /v1/* request needs `Authorization: Bearer <key>` (else 401); "
+        "/health, /ready and /metrics stay open. Unset or empty: no key needed.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated origins allowed to call the API from a browser (`*` for any); "
+        "empty: no CORS headers at all.",
+    )
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         default="info", description="Log level of the server and uvicorn."
     )
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _empty_key_is_none(cls, value: Any) -> Any:
+        # `STANCE_API_KEY=` (set but empty) means no key, not a key that every empty header matches.
+        if value == "":
+            return None
+        if isinstance(value, str) and not (value.isascii() and value.isprintable() and " " not in value):
+            # What a client can put in an HTTP header, byte for byte.
+            raise ValueError("the API key must be printable ASCII without spaces")
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
 
 
 @lru_cache

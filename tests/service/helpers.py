@@ -100,3 +100,15 @@ class GatedLabeler:
 
 def tiny_settings(model_dir: Path, **overrides: Any) -> Settings:
     return Settings(model_dir=model_dir, **overrides)
+
+
+class SlowLabeler(GatedLabeler):
+    """A Labeler that takes `delay` seconds more per call, so requests stay in flight long enough to watch."""
+
+    def __init__(self, inner: Labeler, delay: float) -> None:
+        super().__init__(inner)
+        self.delay = delay
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        time.sleep(self.delay)
+        return self.inner.predict(texts)

@@ -1,9 +1,9 @@
 """The app factory, `serve`, settings from the environment, and the OpenAPI description."""
 
 from pathlib import Path
-from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 import service.main
@@ -47,9 +47,10 @@ def test_serve_falls_back_to_settings_and_applies_overrides(
 ) -> None:
     import uvicorn
 
-    calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append({"app": app, **kwargs}))
+    calls: list[uvicorn.Config] = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: calls.append(self.config))
     monkeypatch.setenv("STANCE_PORT", "8765")
+    monkeypatch.setenv("STANCE_SHUTDOWN_GRACE_SECONDS", "7")
     monkeypatch.setenv("STANCE_MODEL_DIR", str(tiny_model_dir))
     get_settings.cache_clear()
     try:
@@ -57,9 +58,12 @@ def test_serve_falls_back_to_settings_and_applies_overrides(
         serve(host="0.0.0.0", port=9000, model_dir=str(tiny_model_dir))
     finally:
         get_settings.cache_clear()
-    assert (calls[0]["host"], calls[0]["port"]) == ("127.0.0.1", 8765)
-    assert (calls[1]["host"], calls[1]["port"]) == ("0.0.0.0", 9000)
-    assert calls[1]["app"].state.service.settings.model_dir == tiny_model_dir
+    assert (calls[0].host, calls[0].port) == ("127.0.0.1", 8765)
+    assert (calls[1].host, calls[1].port) == ("0.0.0.0", 9000)
+    assert calls[1].timeout_graceful_shutdown == 7
+    app = calls[1].app
+    assert isinstance(app, FastAPI)
+    assert app.state.service.settings.model_dir == tiny_model_dir
 
 
 def test_serve_refuses_a_missing_model_directory(tmp_path: Path) -> None:
