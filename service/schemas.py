@@ -95,8 +95,8 @@ class ShareInterval(BaseModel):
 
 class CorrectedShares(BaseModel):
     method: str | None = Field(
-        description="How the shares are corrected for the model's known errors (`pacc`: probabilistic "
-        "adjusted count; see docs/batch.md); null when the model directory has no error rates."
+        description="How the shares are corrected for the model's known errors (`acc`: adjusted classify "
+        "and count; see docs/batch.md); null when the model directory has no error rates."
     )
     shares: dict[str, ShareInterval] | None = Field(
         description="Every label's corrected share of the document's paragraphs with a 95% interval that "

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from model.labeler import Labeler
 from model.labels import LABELS, STANCE_LABELS
+from model.quantify import DEFAULT_METHOD
 from model.segment import is_heading, split_paragraphs
 from service.main import create_app
 from tests.conftest import write_cv_predictions
@@ -157,7 +158,7 @@ def test_corrected_shares_with_the_model_error_rates(tiny_model_dir: Path, tmp_p
             response = client.post("/v1/documents", json={"text": text})
             assert response.status_code == 200
             corrected = response.json()["summary"]["corrected_shares"]
-            assert corrected["method"] == "pacc" and corrected["short"] is short
+            assert corrected["method"] == DEFAULT_METHOD and corrected["short"] is short
             assert set(corrected["shares"]) == set(LABELS)
             for share in corrected["shares"].values():
                 assert 0 <= share["low"] <= share["share"] <= share["high"] <= 1

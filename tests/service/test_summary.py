@@ -5,7 +5,7 @@ import pytest
 
 from model.labeler import Prediction
 from model.labels import LABELS
-from model.quantify import Corrector, load_corrector
+from model.quantify import DEFAULT_METHOD, Corrector, load_corrector
 from service.summary import corrected_shares, summarize
 from tests.conftest import synthetic_rows, write_cv_predictions
 
@@ -97,7 +97,11 @@ def test_corrected_shares_of_a_document_with_intervals(corrector: Corrector) -> 
     widths = []
     for predictions, is_short in ((long, False), (short, True)):
         corrected = corrected_shares(predictions, LABELS, corrector)
-        assert corrected.method == "pacc" and corrected.short is is_short and corrected.shares is not None
+        assert (
+            corrected.method == DEFAULT_METHOD
+            and corrected.short is is_short
+            and corrected.shares is not None
+        )
         assert set(corrected.shares) == set(LABELS)
         assert sum(s.share for s in corrected.shares.values()) == pytest.approx(1.0, abs=1e-3)
         for share in corrected.shares.values():
