@@ -217,6 +217,12 @@ def _label(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _summarize(args: argparse.Namespace) -> int:
+    from batch.summarize import run
+
+    return run(args)
+
+
 def _serve(args: argparse.Namespace) -> int:
     from service.main import serve
 
@@ -244,6 +250,7 @@ def _splits(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from batch.command import configure as configure_label
+    from batch.summarize import configure as configure_summarize
     from training.cv import K as CV_FOLDS
     from training.evaluate import BASELINES
 
@@ -306,6 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
     label = commands.add_parser("label", help="label files of paragraphs or documents")
     configure_label(label)
     label.set_defaults(func=_label)
+
+    summarize = commands.add_parser(
+        "summarize", help="label shares of a labeled file, corrected for the model's errors, by any column"
+    )
+    configure_summarize(summarize)
+    summarize.set_defaults(func=_summarize)
 
     serve = commands.add_parser("serve", help="serve the REST API")
     serve.add_argument("--host", default=None)

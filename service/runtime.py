@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from model.directory import METRICS, Manifest, read_json
+from model.quantify import Corrector, load_corrector
 from service.batcher import MicroBatcher
 from service.memory import returning_memory
 from service.metrics import Metrics
@@ -74,6 +75,18 @@ def headline_metrics(directory: Path) -> dict[str, dict[str, Any]] | None:
     }
 
 
+def load_rates(labeler: LabelerLike) -> tuple[Corrector | None, str]:
+    """The model's error rates for corrected shares, or None and why (a broken file is logged, not fatal)."""
+    from service.summary import NO_RATES
+
+    try:
+        corrector = load_corrector(labeler.directory, labeler.labels)
+    except ValueError as error:
+        log.warning("serving without corrected shares: %s", error)
+        return None, f"Not corrected: the model's error rates could not be read ({error})."
+    return corrector, "" if corrector else NO_RATES
+
+
 def describe(labeler: LabelerLike) -> ModelInfo:
     manifest = labeler.manifest
     window = manifest.window
@@ -98,6 +111,8 @@ class Runtime:
     labeler: LabelerLike
     batcher: "MicroBatcher[Prediction]"
     info: ModelInfo
+    corrector: Corrector | None = None  # None: the model directory has no usable error rates
+    no_rates: str = ""  # why not, for the answers' `corrected_shares.note`
 
     @property
     def ref(self) -> ModelRef:
@@ -119,6 +134,7 @@ class ServiceState:
             labeler = await asyncio.to_thread(self.loader, self.settings)
             await asyncio.to_thread(labeler.predict, [WARMUP_TEXT])
             info = await asyncio.to_thread(describe, labeler)
+            corrector, no_rates = await asyncio.to_thread(load_rates, labeler)
         except Exception as error:
             self.load_error = f"{type(error).__name__}: {error}"
             log.exception("the model at %s failed to load", self.settings.model_dir)
@@ -132,7 +148,7 @@ class ServiceState:
             on_depth=self.metrics.queue_depth.set,
         )
         batcher.start()
-        self.runtime = Runtime(labeler, batcher, info)
+        self.runtime = Runtime(labeler, batcher, info, corrector, no_rates)
         self.metrics.ready.set(1)
         log.info("model %s %s ready (%s backend)", info.name, info.version, info.backend)
 

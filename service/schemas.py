@@ -101,6 +101,29 @@ class ParagraphResult(Result):
     )
 
 
+class ShareInterval(BaseModel):
+    share: float = Field(description="Estimated share of the document's paragraphs with this label.")
+    low: float = Field(description="Lower end of the 95% interval.")
+    high: float = Field(description="Upper end of the 95% interval.")
+
+
+class CorrectedShares(BaseModel):
+    method: str | None = Field(
+        description="How the shares are corrected for the model's known errors (`acc`: adjusted classify "
+        "and count; see docs/batch.md); null when the model directory has no error rates."
+    )
+    shares: dict[str, ShareInterval] | None = Field(
+        description="Every label's corrected share of the document's paragraphs with a 95% interval that "
+        "covers both which paragraphs the document happens to have and the uncertainty of the error "
+        "rates; null without error rates."
+    )
+    short: bool = Field(
+        description="True when the model read fewer than 20 paragraphs: the intervals are then wide, and the "
+        "shares say little about the document."
+    )
+    note: str = Field(description="What the shares rest on, in words (and that they are wide, when short).")
+
+
 class Summary(BaseModel):
     counts: dict[str, int] = Field(description="Paragraphs per predicted label (every label present).")
     paragraphs: int
@@ -121,6 +144,10 @@ class Summary(BaseModel):
     )
     mixed_threshold: float = Field(
         description="The share of stance mass a side needs for `overall` to name it."
+    )
+    corrected_shares: CorrectedShares = Field(
+        description="Each label's share of the paragraphs, corrected for the model's error rates on real "
+        "text, with 95% intervals: what to cite rather than `counts`."
     )
 
 

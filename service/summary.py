@@ -10,19 +10,68 @@ L / (R + L) >= threshold, else `mixed`; with no stance paragraph it is `neither`
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from model.labels import STANCE_LABELS
-from service.schemas import Overall, Summary
+from model.quantify import Corrector, Sample
+from service.schemas import CorrectedShares, Overall, ShareInterval, Summary
 
 if TYPE_CHECKING:  # importing the Labeler module pulls in transformers; types need not
     from model.labeler import Prediction
 
 REALIST, LIBERAL = STANCE_LABELS
+SHORT_DOCUMENT = 20  # paragraphs read by the model, below which `corrected_shares` says it is short
+NO_RATES = (
+    "Not corrected: the model directory has no error rates (cv_predictions.json), so only the raw `counts` "
+    "are given."
+)
+
+
+def corrected_shares(
+    predictions: "Sequence[Prediction]",
+    labels: Sequence[str],
+    corrector: Corrector | None,
+    headings: Sequence[bool] | None = None,
+    no_rates: str = NO_RATES,
+) -> CorrectedShares:
+    """The document's label shares corrected for the model's errors; headings keep their rule's label."""
+    ruled = np.zeros(len(predictions), bool) if headings is None else np.asarray(headings, bool)
+    read = int((~ruled).sum())
+    short = read < SHORT_DOCUMENT
+    if corrector is None:
+        return CorrectedShares(method=None, shares=None, short=short, note=no_rates)
+    probs = np.array([[p.scores[label] for label in labels] for p in predictions], dtype=np.float64)
+    estimate = corrector.estimate(Sample.of(probs, ruled=ruled))
+    assert estimate.corrected is not None and estimate.low is not None and estimate.high is not None
+    shares = {
+        label: ShareInterval(
+            share=round(float(estimate.corrected[i]), 4),
+            low=round(float(estimate.low[i]), 4),
+            high=round(float(estimate.high[i]), 4),
+        )
+        for i, label in enumerate(labels)
+    }
+    note = (
+        f"Shares of the document's {len(predictions)} paragraphs, corrected for the model's error rates on "
+        f"real text ({corrector.method.upper()}, rates from {corrector.n_rows:,} cross-validated "
+        "predictions); 95% intervals over the paragraphs and the rates."
+    )
+    if short:
+        note += (
+            f" The model read only {read} paragraph{'s' if read != 1 else ''}: the intervals are wide, and "
+            "shares of a document this short say little."
+        )
+    return CorrectedShares(method=corrector.method, shares=shares, short=short, note=note)
 
 
 def summarize(
-    predictions: "Sequence[Prediction]", labels: Sequence[str], threshold: float = 2 / 3
+    predictions: "Sequence[Prediction]",
+    labels: Sequence[str],
+    threshold: float = 2 / 3,
+    corrected: CorrectedShares | None = None,
 ) -> Summary:
     """Counts, shares and the overall verdict for one document's paragraph predictions."""
+    corrected = corrected or corrected_shares(predictions, labels, None)
     counts = dict.fromkeys(labels, 0)
     for prediction in predictions:
         counts[prediction.label] = counts.get(prediction.label, 0) + 1
@@ -37,6 +86,7 @@ def summarize(
             realist_mass_share=None,
             overall="neither",
             mixed_threshold=round(threshold, 6),
+            corrected_shares=corrected,
         )
     realist_mass = sum(p.scores.get(REALIST, 0.0) for p in stance)
     liberal_mass = sum(p.scores.get(LIBERAL, 0.0) for p in stance)
@@ -61,4 +111,5 @@ def summarize(
         realist_mass_share=round(realist_mass_share, 6),
         overall=overall,
         mixed_threshold=round(threshold, 6),
+        corrected_shares=corrected,
     )

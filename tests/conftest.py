@@ -8,6 +8,7 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
@@ -15,7 +16,7 @@ from transformers import AutoTokenizer, BertConfig, BertForSequenceClassificatio
 from model.directory import Manifest, write_json
 from model.encoding import WindowConfig
 from model.labeler import Labeler
-from model.labels import ID2LABEL, LABEL2ID
+from model.labels import ID2LABEL, LABEL2ID, LABELS
 from training.evaluate import resolve_base
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,3 +71,42 @@ def decisive_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def decisive_labeler(decisive_model_dir: Path) -> Labeler:
     return Labeler(decisive_model_dir, backend="torch")
+
+
+# Class-conditional Gaussians in the plane, one corner of a triangle per label: the exact posteriors under
+# TRAIN_PRIOR are calibrated, and the argmax under-counts the rarer labels, as the real model miscounts.
+MEANS = np.array([[0.0, 1.0], [-0.87, -0.5], [0.87, -0.5]])
+TRAIN_PRIOR = np.array([0.1, 0.2, 0.7])
+
+
+def synthetic_rows(rng: np.random.Generator, counts: np.ndarray, spread: float = 0.7) -> tuple:
+    """(gold, probs) for `counts[j]` rows of each label: calibrated posteriors under TRAIN_PRIOR."""
+    gold = np.repeat(np.arange(len(counts)), counts)
+    points = MEANS[gold] + rng.normal(0, spread, (len(gold), 2))
+    log_likelihood = -((points[:, None, :] - MEANS[None]) ** 2).sum(-1) / (2 * spread**2)
+    logits = log_likelihood + np.log(TRAIN_PRIOR)
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    return gold, probs / probs.sum(1, keepdims=True)
+
+
+def write_cv_predictions(directory: Path, groups: int = 100, rows_per_group: int = 40, seed: int = 0) -> Path:
+    """A `cv_predictions.json` for the synthetic model: `groups` years, five folds, LABELS order."""
+    rng = np.random.default_rng(seed)
+    golds, probs, names = [], [], []
+    for group in range(groups):
+        gold, p = synthetic_rows(rng, rng.multinomial(rows_per_group, TRAIN_PRIOR))
+        golds.append(gold)
+        probs.append(p)
+        names += [str(1900 + group)] * len(gold)
+    gold = np.concatenate(golds)
+    content = {
+        "labels": list(LABELS),
+        "system": "synthetic",
+        "ids": [f"{name}-x#{i}" for i, name in enumerate(names)],
+        "groups": names,
+        "folds": [int(name) % 5 for name in names],
+        "gold": [LABELS[g] for g in gold],
+        "probs": np.round(np.concatenate(probs), 6).tolist(),
+    }
+    write_json(directory / "cv_predictions.json", content)
+    return directory

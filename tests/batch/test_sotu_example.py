@@ -5,6 +5,10 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
+from model.labels import LABELS
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -25,13 +29,20 @@ def test_sotu_example_on_three_addresses(tmp_path: Path, tiny_model_dir: Path) -
     assert len(addresses) == 3 and {row["document_id"] for row in paragraphs} == addresses
     with (tmp_path / "shares.csv").open(newline="") as handle:
         table = list(csv.DictReader(handle))
+    decades = {
+        f"{json.loads(line)['year'] // 10 * 10}s" for line in (tmp_path / "work" / "addresses.jsonl").open()
+    }
     for grouping in ("decade", "president"):
-        rows = [row for row in table if row["grouping"] == grouping]
-        assert sum(int(row["paragraphs"]) for row in rows) == len(paragraphs)
-        stance = [p for p in paragraphs if p["label"] != "neither"]
-        assert sum(int(row["stance_paragraphs"]) for row in rows) == len(stance)
-        for row in rows:
-            if int(row["stance_paragraphs"]):
-                assert float(row["realist_share"]) + float(row["liberal_internationalist_share"]) == 1.0
+        rows = [row for row in table if row["group"].startswith(f"{grouping}=")]
+        per_group = {row["group"]: int(row["n"]) for row in rows}
+        assert sum(per_group.values()) == len(paragraphs)
+        for group in per_group:
+            block = [row for row in rows if row["group"] == group]
+            assert [row["label"] for row in block] == list(LABELS)
+            assert sum(float(row["count_share"]) for row in block) == pytest.approx(1.0, abs=2e-4)
+            assert not any(row["corrected_share"] for row in block)  # the tiny model has no error rates
+    assert {row["group"] for row in table if row["group"].startswith("decade=")} == {
+        f"decade={d}" for d in decades
+    }
     for picture in ("shares_by_decade.png", "shares_by_president.png"):
         assert (tmp_path / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

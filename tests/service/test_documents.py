@@ -1,5 +1,6 @@
 """POST /v1/documents: segmentation with offsets, per-paragraph labels, and the document summary."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -7,8 +8,10 @@ from fastapi.testclient import TestClient
 
 from model.labeler import Labeler
 from model.labels import LABELS, STANCE_LABELS
+from model.quantify import DEFAULT_METHOD
 from model.segment import is_heading, split_paragraphs
 from service.main import create_app
+from tests.conftest import write_cv_predictions
 from tests.service.helpers import ready_client, tiny_settings
 
 ARTICLE = """By Jane Doe, Diplomatic Correspondent
@@ -137,3 +140,26 @@ def test_explained_document(decisive_client: TestClient, decisive_labeler: Label
             assert ARTICLE[sentence["start"] : sentence["end"]] in paragraph["text"]
             assert sentence["effect"] == pytest.approx(want.effect, abs=2e-6)
     assert body["summary"]["mixed_threshold"] == pytest.approx(2 / 3, abs=1e-6)
+
+
+def test_corrected_shares_without_rates_say_so(client: TestClient) -> None:
+    corrected = client.post("/v1/documents", json={"text": ARTICLE}).json()["summary"]["corrected_shares"]
+    assert corrected["method"] is None and corrected["shares"] is None
+    assert "no error rates" in corrected["note"]
+
+
+def test_corrected_shares_with_the_model_error_rates(tiny_model_dir: Path, tmp_path: Path) -> None:
+    directory = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, directory)
+    write_cv_predictions(directory)
+    long = "\n\n".join(f"Paragraph {i} on alliances, trade and the balance of power." for i in range(25))
+    with ready_client(create_app(tiny_settings(directory))) as client:
+        for text, short in ((long, False), (ARTICLE, True)):
+            response = client.post("/v1/documents", json={"text": text})
+            assert response.status_code == 200
+            corrected = response.json()["summary"]["corrected_shares"]
+            assert corrected["method"] == DEFAULT_METHOD and corrected["short"] is short
+            assert set(corrected["shares"]) == set(LABELS)
+            for share in corrected["shares"].values():
+                assert 0 <= share["low"] <= share["share"] <= share["high"] <= 1
+            assert ("wide" in corrected["note"]) is short

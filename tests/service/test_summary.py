@@ -1,10 +1,13 @@
 """The document verdict rule (service.summary), on hand-made predictions."""
 
+import numpy as np
 import pytest
 
 from model.labeler import Prediction
 from model.labels import LABELS
-from service.summary import summarize
+from model.quantify import DEFAULT_METHOD, Corrector, load_corrector
+from service.summary import corrected_shares, summarize
+from tests.conftest import synthetic_rows, write_cv_predictions
 
 
 def prediction(realist: float, liberal: float) -> Prediction:
@@ -75,3 +78,54 @@ def test_threshold_is_inclusive_and_configurable() -> None:
     assert summarize(exact, LABELS, threshold=0.7).overall == "mixed"
     mirrored = [prediction(0.25, 0.5), prediction(0.25, 0.5)]
     assert summarize(mirrored, LABELS).overall == "liberal_internationalist"
+
+
+@pytest.fixture(scope="module")
+def corrector(tmp_path_factory: pytest.TempPathFactory) -> Corrector:
+    found = load_corrector(write_cv_predictions(tmp_path_factory.mktemp("rates")), LABELS)
+    assert found is not None
+    return found
+
+
+def synthetic_predictions(n: int, seed: int = 0) -> list[Prediction]:
+    _, probs = synthetic_rows(np.random.default_rng(seed), np.array([n // 3, n // 3, n - 2 * (n // 3)]))
+    return [prediction(float(p[0]), float(p[1])) for p in probs]
+
+
+def test_corrected_shares_of_a_document_with_intervals(corrector: Corrector) -> None:
+    long, short = synthetic_predictions(300), synthetic_predictions(8, seed=1)
+    widths = []
+    for predictions, is_short in ((long, False), (short, True)):
+        corrected = corrected_shares(predictions, LABELS, corrector)
+        assert (
+            corrected.method == DEFAULT_METHOD
+            and corrected.short is is_short
+            and corrected.shares is not None
+        )
+        assert set(corrected.shares) == set(LABELS)
+        assert sum(s.share for s in corrected.shares.values()) == pytest.approx(1.0, abs=1e-3)
+        for share in corrected.shares.values():
+            assert 0 <= share.low <= share.share <= share.high <= 1
+        assert ("wide" in corrected.note) is is_short
+        widths.append(np.mean([s.high - s.low for s in corrected.shares.values()]))
+    assert widths[1] > 2 * widths[0]
+
+
+def test_headings_count_as_neither_in_corrected_shares(corrector: Corrector) -> None:
+    predictions = synthetic_predictions(40)
+    heading = Prediction(
+        "neither", 1.0, {"realist": 0.0, "liberal_internationalist": 0.0, "neither": 1.0}, 3, 1, False
+    )
+    plain = corrected_shares(predictions, LABELS, corrector).shares
+    mixed = corrected_shares(
+        [*predictions, *[heading] * 40], LABELS, corrector, [False] * 40 + [True] * 40
+    ).shares
+    assert plain is not None and mixed is not None
+    assert mixed["neither"].share == pytest.approx(plain["neither"].share / 2 + 0.5, abs=1e-3)
+    assert mixed["realist"].share == pytest.approx(plain["realist"].share / 2, abs=1e-3)
+
+
+def test_without_rates_the_summary_says_it_is_not_corrected() -> None:
+    summary = summarize([REALIST, NEITHER], LABELS)
+    assert summary.corrected_shares.method is None and summary.corrected_shares.shares is None
+    assert summary.corrected_shares.note.startswith("Not corrected")

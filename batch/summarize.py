@@ -1,0 +1,388 @@
+"""`stance summarize OUT [--by COLUMN ...]`: label shares of a labeled file, corrected for the model's errors.
+
+Reads `stance label` output (.jsonl, .csv or .parquet) and writes, for the whole file (group `all`) and
+for each value of each `--by` column, every label's count share, mean calibrated probability and
+corrected share with a 95% interval (`model.quantify`), as a CSV and a PNG. The error rates come from
+the model directory's `cv_predictions.json`; without it the shares are raw counts, and it says so.
+
+Exit codes: 0 done; 2 unusable arguments or input.
+"""
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from batch.inputs import UsageError
+from model.quantify import DEFAULT_METHOD, METHODS, REPLICATES, Corrector, Estimate, Sample, raw_estimate
+
+EXIT_OK, EXIT_USAGE = 0, 2
+CSV_COLUMNS = ("group", "label", "n", "count_share", "mean_probability", "corrected_share", "low", "high")
+DOCUMENT_COLUMN = "document_id"  # what `stance label --documents` names each paragraph's document
+MISSING = "(missing)"
+# Okabe-Ito colours, and a marker per label: told apart in greyscale print and by colour-blind readers.
+STYLES = [("#D55E00", "s"), ("#0072B2", "o"), ("#000000", "^"), ("#009E73", "D"), ("#CC79A7", "v")]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add `stance summarize`'s arguments to its subparser."""
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument(
+        "output", nargs="?", metavar="OUT", help="`stance label` output: .jsonl, .csv or .parquet"
+    )
+    parser.add_argument(
+        "--by",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="COLUMN",
+        help="also summarise each value of these columns (any column of the labeled input)",
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        metavar="DIR",
+        help="the model directory that labeled OUT, for its error rates (default: the shipped model)",
+    )
+    parser.add_argument("--csv", default=None, metavar="PATH", help="default: OUT.summary.csv")
+    parser.add_argument("--plot", default=None, metavar="PATH", help="default: OUT.summary.png")
+    parser.add_argument(
+        "--document-column",
+        default=None,
+        metavar="COLUMN",
+        help=f"the column naming each row's document, the bootstrap's unit (default: {DOCUMENT_COLUMN} "
+        "when OUT has it; else each paragraph is a unit)",
+    )
+    parser.add_argument(
+        "--method", default=DEFAULT_METHOD, choices=METHODS, help=f"correction (default: {DEFAULT_METHOD})"
+    )
+    parser.add_argument("--replicates", type=int, default=REPLICATES, help="bootstrap replicates")
+    parser.add_argument(
+        "--compare-methods",
+        action="store_true",
+        help="instead: measure how well each method recovers known shares of held-out CV folds",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _compare(args) if args.compare_methods else _summarize(args)
+    except UsageError as error:
+        print(f"stance summarize: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _corrector(args: argparse.Namespace, model_dir: Path, labels: Sequence[str]) -> Corrector | None:
+    from model.quantify import load_corrector
+
+    try:
+        return load_corrector(model_dir, labels, args.method, args.replicates)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from model.directory import default_model_dir, read_temperature
+    from model.quantify import compare_methods, comparison_markdown, load_cv_predictions
+
+    model_dir = Path(args.model) if args.model else default_model_dir()
+    try:
+        cv = load_cv_predictions(model_dir, read_temperature(model_dir))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if cv is None:
+        raise UsageError(f"{model_dir} has no cv_predictions.json: nothing to compare the methods on")
+    print(comparison_markdown(compare_methods(cv, METHODS, args.replicates)))
+    return EXIT_OK
+
+
+@dataclass(frozen=True)
+class Labeled:
+    """What summarising needs of a labeled file."""
+
+    labels: tuple[str, ...]
+    probs: np.ndarray  # (n, k) calibrated probabilities
+    ruled: np.ndarray  # (n,) labeled by rule (headings), not by the model
+    units: np.ndarray | None  # (n,) each row's document, or None: each row is its own unit
+    unit_column: str | None
+    groups: dict[str, np.ndarray]  # --by column -> (n,) values as text
+    model: str  # "name version" from the rows
+
+
+def _read_columns(path: Path, wanted: Sequence[str]) -> dict[str, list[Any]]:
+    """The `wanted` columns of a .jsonl, .csv or .parquet file that has them (others are skipped)."""
+    kind = path.suffix.lower()
+    if kind == ".jsonl":
+        rows = []
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    row = json.loads(line)
+                    rows.append({name: row[name] for name in wanted if name in row})
+        present = [name for name in wanted if any(name in row for row in rows)]
+        return {name: [row.get(name) for row in rows] for name in present}
+    if kind == ".csv":
+        import pandas as pd
+
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            present = [name for name in next(csv.reader(handle), []) if name in wanted]
+        frame = pd.read_csv(path, usecols=present, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        return {name: frame[name].tolist() for name in present}
+    if kind == ".parquet":
+        import pyarrow.parquet as pq
+
+        present = [name for name in pq.read_schema(path).names if name in wanted]
+        return pq.read_table(path, columns=present).to_pydict()
+    raise UsageError(f"{path}: unknown extension {path.suffix!r}; expected .jsonl, .csv or .parquet")
+
+
+def _truthy(value: Any) -> bool:
+    # CSV output writes booleans as true/false.
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def read_labeled(
+    path: Path, labels: Sequence[str], by: Sequence[str], document_column: str | None
+) -> Labeled:
+    """Read the columns of `stance label` output that summarising needs; UsageError if it lacks them."""
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    score_columns = [f"score_{label}" for label in labels]
+    unit_column = document_column or DOCUMENT_COLUMN
+    wanted = [*score_columns, "heading", unit_column, "model_name", "model_version", *by]
+    try:
+        columns = _read_columns(path, wanted)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"{path} could not be read: {error}") from None
+    missing = [name for name in [*score_columns, *by] if name not in columns]
+    if document_column and document_column not in columns:
+        missing.append(document_column)
+    if missing:
+        raise UsageError(
+            f"{path} has no {', '.join(repr(m) for m in missing)} column: is it `stance label` output "
+            f"(and were those columns in its input)?"
+        )
+    try:
+        probs = np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in score_columns])
+    except (TypeError, ValueError) as error:
+        raise UsageError(f"{path}: a score column holds something that is not a number ({error})") from None
+    if len(probs) == 0:
+        raise UsageError(f"{path} holds no labeled rows")
+    if not np.isfinite(probs).all():
+        raise UsageError(f"{path}: some rows have no score; only `stance label` output can be summarised")
+    n = len(probs)
+    ruled = np.asarray([_truthy(v) for v in columns.get("heading", [False] * n)], dtype=bool)
+    has_units = unit_column in columns
+    units = np.asarray([str(v) for v in columns[unit_column]]) if has_units else None
+    groups = {
+        column: np.asarray([MISSING if v is None or v == "" else str(v) for v in columns[column]])
+        for column in by
+    }
+    names = {
+        f"{a} {b}"
+        for a, b in zip(columns.get("model_name", []), columns.get("model_version", []), strict=False)
+    }
+    return Labeled(
+        tuple(labels),
+        probs,
+        ruled,
+        units,
+        unit_column if has_units else None,
+        groups,
+        ", ".join(sorted(names)),
+    )
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    column: str | None  # None for `all`
+    value: str
+    estimate: Estimate
+    units: int
+
+
+def summarize(labeled: Labeled, corrector: Corrector | None) -> list[Group]:
+    """The estimate for the whole file, then for each value of each --by column (in order of appearance)."""
+    selections: list[tuple[str | None, str, np.ndarray]] = [(None, "all", np.ones(len(labeled.probs), bool))]
+    for by, values in labeled.groups.items():
+        selections += [(by, value, values == value) for value in dict.fromkeys(values.tolist())]
+    results = []
+    for column, value, mask in selections:
+        units = labeled.units[mask] if labeled.units is not None else None
+        sample = Sample.of(labeled.probs[mask], units, labeled.ruled[mask])
+        estimate = corrector.estimate(sample) if corrector else raw_estimate(sample)
+        name = "all" if column is None else f"{column}={value}"
+        results.append(Group(name, column, value, estimate, sample.units))
+    return results
+
+
+def _fraction(value: float | None) -> str:
+    return "" if value is None or not np.isfinite(value) else f"{value:.4f}"
+
+
+def write_csv(path: Path, groups: Sequence[Group], labels: Sequence[str]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS)
+        for group in groups:
+            e = group.estimate
+            for i, label in enumerate(labels):
+                corrected = [None if a is None else float(a[i]) for a in (e.corrected, e.low, e.high)]
+                writer.writerow(
+                    [group.name, label, e.n, _fraction(e.count_share[i]), _fraction(e.mean_probability[i])]
+                    + [_fraction(v) for v in corrected]
+                )
+
+
+def note(corrector: Corrector | None, model_dir: Path, labeled: Labeled) -> str:
+    """What the corrected shares rest on, or that there are none."""
+    unit = (
+        f"documents (`{labeled.unit_column}`)"
+        if labeled.unit_column
+        else "paragraphs (no document column: pass --document-column if rows share documents, or the "
+        "interval is too narrow)"
+    )
+    if corrector is None:
+        return (
+            f"NO CORRECTION: {model_dir} has no cv_predictions.json (the model's cross-validated error "
+            "rates), so only raw count shares are given; corrected_share, low and high are empty."
+        )
+    return (
+        f"corrected share: {corrector.method.upper()} with error rates from {corrector.n_rows:,} "
+        f"cross-validated predictions ({corrector.system or 'unnamed system'}, {corrector.n_groups} "
+        f"addresses' years); 95% interval from {corrector.replicates:,} bootstrap replicates over {unit} "
+        "and over those predictions' years."
+    )
+
+
+def table(groups: Sequence[Group], labels: Sequence[str]) -> str:
+    """The printed summary: a block of rows per group."""
+    name_width = min(40, max(len(group.name) for group in groups))
+    width = max(len(label) for label in labels)
+    lines = [
+        f"{'group':<{name_width}}  {'label':<{width}}  {'n':>7}  count  mean p  corrected [95% interval]"
+    ]
+    for group in groups:
+        e = group.estimate
+        for i, label in enumerate(labels):
+            corrected = (
+                f"{e.corrected[i]:6.1%}  [{e.low[i]:5.1%}, {e.high[i]:5.1%}]"
+                if e.corrected is not None and e.low is not None and e.high is not None
+                else "     -"
+            )
+            name, n = (group.name[:name_width], f"{e.n:,}") if i == 0 else ("", "")
+            lines.append(
+                f"{name:<{name_width}}  {label:<{width}}  {n:>7}  {e.count_share[i]:5.1%}  "
+                f"{e.mean_probability[i]:6.1%}  {corrected}"
+            )
+    return "\n".join(lines)
+
+
+def plot(path: Path, groups: Sequence[Group], labels: Sequence[str], title_note: str, model: str) -> None:
+    """Shares with interval bars, one panel per grouping; hollow markers are the raw count shares."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels: dict[str | None, list[Group]] = {}
+    for group in groups:
+        panels.setdefault(group.column, []).append(group)
+    if len(panels) > 1:
+        del panels[None]  # `all` is in the CSV and the printout; the panels compare groups
+    widest = max(len(p) for p in panels.values())
+    figure, axes = plt.subplots(
+        len(panels),
+        1,
+        figsize=(max(6.0, 0.55 * widest * len(labels) / 2 + 2.5), 3.6 * len(panels) + 0.8),
+        squeeze=False,
+    )
+    offsets = np.linspace(-0.25, 0.25, len(labels))
+    for axis, (column, members) in zip(axes[:, 0], panels.items(), strict=True):
+        x = np.arange(len(members))
+        for i, label in enumerate(labels):
+            colour, marker = STYLES[i % len(STYLES)]
+            raw = [g.estimate.count_share[i] for g in members]
+            axis.scatter(
+                x + offsets[i], raw, marker=marker, facecolors="none", edgecolors=colour, s=28, zorder=2
+            )
+            corrected = [g.estimate.corrected for g in members]
+            if all(c is not None for c in corrected):
+                point = np.array([g.estimate.corrected[i] for g in members])  # type: ignore[index]
+                low = np.array([g.estimate.low[i] for g in members])  # type: ignore[index]
+                high = np.array([g.estimate.high[i] for g in members])  # type: ignore[index]
+                axis.errorbar(
+                    x + offsets[i],
+                    point,
+                    yerr=[point - low, high - point],
+                    fmt=marker,
+                    color=colour,
+                    markersize=6,
+                    capsize=3,
+                    linewidth=1.2,
+                    label=label.replace("_", " "),
+                    zorder=3,
+                )
+            else:
+                axis.scatter([], [], marker=marker, color=colour, label=label.replace("_", " "))
+        axis.set_xticks(x, [f"{g.value}\nn={g.estimate.n:,}" for g in members], fontsize=8)
+        if len(members) > 8:
+            axis.tick_params(axis="x", labelrotation=90)
+        axis.set_ylim(0, 1)
+        axis.set_ylabel("share of paragraphs")
+        axis.grid(axis="y", color="#dddddd", linewidth=0.6)
+        axis.set_axisbelow(True)
+        axis.set_title(f"by {column}" if column else "whole file", fontsize=10, loc="left")
+    axes[0, 0].legend(
+        loc="lower left", bbox_to_anchor=(0, 1.08), ncol=len(labels) + 1, fontsize=8, frameon=False
+    )
+    figure.suptitle(title_note, fontsize=9, x=0.01, ha="left")
+    figure.text(0.99, 0.005, f"model: {model}; hollow markers: raw count shares", ha="right", fontsize=7)
+    figure.tight_layout(rect=(0, 0.02, 1, 0.97))
+    figure.savefig(path, dpi=130)
+    plt.close(figure)
+
+
+def _summarize(args: argparse.Namespace) -> int:
+    from model.directory import Manifest, default_model_dir, read_labels
+
+    if not args.output:
+        raise UsageError("name the labeled file to summarise (OUT), or pass --compare-methods")
+    if args.replicates < 10:
+        raise UsageError("--replicates must be at least 10")
+    path = Path(args.output)
+    model_dir = Path(args.model) if args.model else default_model_dir()
+    if not (model_dir / "config.json").exists():
+        raise UsageError(f"no model at {model_dir} (config.json missing): pass --model DIR")
+    labels = read_labels(model_dir)
+    labeled = read_labeled(path, labels, args.by, args.document_column)
+    corrector = _corrector(args, model_dir, labels)
+    manifest = Manifest.load(model_dir)
+    expected = f"{manifest.name} {manifest.version}"
+    if corrector is not None and labeled.model and labeled.model != expected:
+        raise UsageError(
+            f"{path} was labeled by {labeled.model} but {model_dir} holds {expected}: its error rates "
+            "would correct another model's errors; pass --model with the directory that labeled the file"
+        )
+    groups = summarize(labeled, corrector)
+    csv_path = Path(args.csv) if args.csv else path.with_name(path.name + ".summary.csv")
+    plot_path = Path(args.plot) if args.plot else path.with_name(path.name + ".summary.png")
+    write_csv(csv_path, groups, labels)
+    message = note(corrector, model_dir, labeled)
+    title = (
+        f"Label shares, corrected for the model's errors ({corrector.method.upper()}), with 95% intervals"
+        if corrector
+        else "Label shares as counted: NOT corrected (the model directory has no error rates)"
+    )
+    plot(plot_path, groups, labels, title, labeled.model or expected)
+    print(table(groups, labels))
+    print(f"\n{message}\nwrote {csv_path} and {plot_path}")
+    return EXIT_OK

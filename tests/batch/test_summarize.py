@@ -1,0 +1,168 @@
+"""`stance summarize`: label shares of `stance label` output, by column, as a CSV and a PNG."""
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from cli import main
+from model.directory import Manifest, write_json
+from model.labels import ID2LABEL, LABELS
+from model.quantify import DEFAULT_METHOD
+from tests.batch.conftest import FakeLabeler, run_label, write_rows
+from tests.conftest import synthetic_rows, write_cv_predictions
+
+COLUMNS = ["group", "label", "n", "count_share", "mean_probability", "corrected_share", "low", "high"]
+
+
+def model_dir(path: Path, rates: bool = True) -> Path:
+    """A model directory as summarize reads it: labels, manifest, temperature, and (if `rates`) CV rates."""
+    path.mkdir()
+    write_json(path / "config.json", {"id2label": {str(i): label for i, label in ID2LABEL.items()}})
+    Manifest(name=FakeLabeler.name, version=FakeLabeler.version).save(path)
+    write_json(path / "calibration.json", {"temperature": 1.0})
+    return write_cv_predictions(path) if rates else path
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    with path.open(newline="") as handle:
+        assert next(csv.reader(handle)) == COLUMNS
+    return rows
+
+
+def labeled_rows(n_documents: int = 30, seed: int = 0) -> list[dict[str, Any]]:
+    """`stance label --documents`-like output of the synthetic model: decades, documents, some headings."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for document in range(n_documents):
+        _, probs = synthetic_rows(rng, rng.multinomial(12, [0.3, 0.3, 0.4]))
+        decade = "1900s" if document % 2 else "1950s"
+        for index, p in enumerate(probs):
+            row: dict[str, object] = {
+                "id": f"d{document}:{index}",
+                "text": "x",
+                "decade": decade,
+                "document_id": f"d{document}",
+            }
+            row |= {"heading": index == 0, "model_name": "fake", "model_version": "9.9.9"}
+            scores = np.array([0.0, 0.0, 1.0]) if index == 0 else p
+            row["label"] = LABELS[int(scores.argmax())]
+            row |= {f"score_{label}": round(float(s), 6) for label, s in zip(LABELS, scores, strict=True)}
+            rows.append(row)
+    return rows
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_summary_of_each_output_format(tmp_path: Path, suffix: str, capsys: pytest.CaptureFixture) -> None:
+    rows = labeled_rows()
+    labeled = write_rows(tmp_path / f"out{suffix}", rows)
+    directory = model_dir(tmp_path / "model")
+    assert main(["summarize", str(labeled), "--by", "decade", "--model", str(directory)]) == 0
+    table = read_csv(tmp_path / f"out{suffix}.summary.csv")
+    assert (tmp_path / f"out{suffix}.summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [r["group"] for r in table] == ["all"] * 3 + ["decade=1950s"] * 3 + ["decade=1900s"] * 3
+    for group in ("all", "decade=1950s", "decade=1900s"):
+        members = [r for r in rows if group == "all" or group == f"decade={r['decade']}"]
+        block = [r for r in table if r["group"] == group]
+        assert [r["label"] for r in block] == list(LABELS)
+        assert {int(r["n"]) for r in block} == {len(members)}
+        for r in block:
+            counted = sum(m["label"] == r["label"] for m in members) / len(members)
+            mean = np.mean([m[f"score_{r['label']}"] for m in members])
+            assert float(r["count_share"]) == pytest.approx(counted, abs=1e-4)
+            assert float(r["mean_probability"]) == pytest.approx(mean, abs=1e-4)
+            assert float(r["low"]) <= float(r["corrected_share"]) <= float(r["high"])
+        assert sum(float(r["corrected_share"]) for r in block) == pytest.approx(1.0, abs=2e-4)
+    out = capsys.readouterr().out
+    assert DEFAULT_METHOD.upper() in out and "documents (`document_id`)" in out
+
+
+def test_the_three_formats_give_the_same_summary(tmp_path: Path) -> None:
+    rows = labeled_rows(n_documents=8, seed=3)
+    directory = model_dir(tmp_path / "model")
+    tables = []
+    for suffix in (".jsonl", ".csv", ".parquet"):
+        labeled = write_rows(tmp_path / f"out{suffix}", rows)
+        assert main(["summarize", str(labeled), "--model", str(directory), "--replicates", "100"]) == 0
+        tables.append(read_csv(tmp_path / f"out{suffix}.summary.csv"))
+    assert tables[0] == tables[1] == tables[2]
+
+
+def test_corrected_shares_are_closer_to_the_truth_than_counts(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    counts = np.array([900, 900, 1200])  # the synthetic model undercounts the two rarer labels here
+    _, probs = synthetic_rows(rng, counts)
+    rows = [
+        {
+            "id": str(i),
+            "text": "x",
+            "label": LABELS[int(p.argmax())],
+            "model_name": "fake",
+            "model_version": "9.9.9",
+        }
+        | {f"score_{label}": float(s) for label, s in zip(LABELS, p, strict=True)}
+        for i, p in enumerate(probs)
+    ]
+    labeled = write_rows(tmp_path / "out.jsonl", rows)
+    assert main(["summarize", str(labeled), "--model", str(model_dir(tmp_path / "model"))]) == 0
+    table = read_csv(tmp_path / "out.jsonl.summary.csv")
+    for r, truth in zip(table, counts / counts.sum(), strict=True):
+        assert abs(float(r["corrected_share"]) - truth) < abs(float(r["count_share"]) - truth)
+        assert float(r["low"]) <= truth <= float(r["high"])
+
+
+def test_without_rates_it_gives_raw_shares_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    labeled = write_rows(tmp_path / "out.csv", labeled_rows(n_documents=4))
+    directory = model_dir(tmp_path / "model", rates=False)
+    plot = tmp_path / "shares.png"
+    assert main(["summarize", str(labeled), "--model", str(directory), "--plot", str(plot)]) == 0
+    table = read_csv(tmp_path / "out.csv.summary.csv")
+    assert all(r["count_share"] and not r["corrected_share"] and not r["low"] for r in table)
+    assert "NO CORRECTION" in capsys.readouterr().out
+    assert plot.exists()
+
+
+def test_real_stance_label_output_with_a_column_of_the_input(tmp_path: Path) -> None:
+    inputs = write_rows(
+        tmp_path / "in.csv", [{"id": i, "text": "w" * (i + 5), "source": "ab"[i % 2]} for i in range(40)]
+    )
+    output = tmp_path / "out.parquet"
+    assert run_label([inputs, "-o", output], FakeLabeler()) == 0
+    csv_path = tmp_path / "summary.csv"
+    args = [
+        str(output),
+        "--by",
+        "source",
+        "--model",
+        str(model_dir(tmp_path / "model")),
+        "--csv",
+        str(csv_path),
+    ]
+    assert main(["summarize", *args]) == 0
+    groups = {r["group"]: int(r["n"]) for r in read_csv(csv_path)}
+    assert groups == {"all": 40, "source=a": 20, "source=b": 20}
+
+
+def test_unusable_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    labeled = write_rows(tmp_path / "out.jsonl", labeled_rows(n_documents=2))
+    directory = model_dir(tmp_path / "model")
+    assert main(["summarize", str(labeled), "--by", "president", "--model", str(directory)]) == 2
+    assert "no 'president' column" in capsys.readouterr().err
+    assert main(["summarize", str(tmp_path / "missing.jsonl"), "--model", str(directory)]) == 2
+    other = tmp_path / "other"
+    model_dir(other)
+    Manifest(name="another", version="1.0.0").save(other)
+    assert main(["summarize", str(labeled), "--model", str(other)]) == 2
+    assert "labeled by fake 9.9.9" in capsys.readouterr().err
+
+
+def test_compare_methods_prints_the_table(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    directory = model_dir(tmp_path / "model")
+    assert main(["summarize", "--compare-methods", "--model", str(directory), "--replicates", "20"]) == 0
+    out = capsys.readouterr().out
+    for method in ("cc", "acc", "pacc", "em"):
+        assert f"| {method} |" in out

@@ -1,0 +1,161 @@
+"""model.quantify: loading CV predictions, the corrections, their intervals and the method comparison."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.directory import write_json
+from model.labeler import softmax
+from model.labels import LABELS
+from model.quantify import (
+    DEFAULT_METHOD,
+    Corrector,
+    Sample,
+    adjust,
+    compare_methods,
+    comparison_markdown,
+    em,
+    load_corrector,
+    load_cv_predictions,
+    measure_rates,
+    raw_estimate,
+    resample_counts,
+)
+from tests.conftest import TRAIN_PRIOR, synthetic_rows, write_cv_predictions
+
+
+@pytest.fixture(scope="module")
+def rates_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_cv_predictions(tmp_path_factory.mktemp("rates"))
+
+
+def test_no_file_means_no_rates(tmp_path: Path) -> None:
+    assert load_cv_predictions(tmp_path) is None
+    assert load_corrector(tmp_path) is None
+
+
+def test_a_broken_file_is_an_error_not_a_missing_one(rates_dir: Path, tmp_path: Path) -> None:
+    content = json.loads((rates_dir / "cv_predictions.json").read_text())
+    write_json(tmp_path / "cv_predictions.json", {**content, "folds": content["folds"][:-1]})
+    with pytest.raises(ValueError, match="must match"):
+        load_cv_predictions(tmp_path)
+    write_json(tmp_path / "cv_predictions.json", {**content, "gold": ["neither"] * len(content["gold"])})
+    with pytest.raises(ValueError, match="no row has gold label realist"):
+        load_cv_predictions(tmp_path)
+    with pytest.raises(ValueError, match="differ from the model's"):
+        load_corrector(rates_dir, labels=list(reversed(LABELS)))
+
+
+def test_probabilities_are_calibrated_as_the_labeler_calibrates_logits(tmp_path: Path) -> None:
+    logits = np.random.default_rng(1).normal(0, 2, (30, 3))
+    gold = [LABELS[i % 3] for i in range(30)]
+    content = {"labels": list(LABELS), "system": "s", "ids": list(range(30)), "groups": ["1901"] * 30}
+    content |= {"folds": [0] * 30, "gold": gold, "probs": softmax(logits).tolist()}
+    write_json(tmp_path / "cv_predictions.json", content)
+    cv = load_cv_predictions(tmp_path, temperature=1.7)
+    assert cv is not None
+    np.testing.assert_allclose(cv.probs, softmax(logits / 1.7), atol=1e-9)
+
+
+def test_adjusted_counts_undo_known_rates() -> None:
+    rates = np.array([[0.7, 0.1, 0.1], [0.1, 0.8, 0.2], [0.2, 0.1, 0.7]])  # columns: truth
+    truth = np.array([0.2, 0.3, 0.5])
+    np.testing.assert_allclose(adjust(rates, rates @ truth), truth, atol=1e-12)
+    # Observed shares no true mix can produce: solved, clipped to [0, 1] and renormalised.
+    clipped = adjust(rates, np.array([0.02, 0.9, 0.08]))
+    assert (clipped >= 0).all() and clipped.sum() == pytest.approx(1.0) and clipped[0] == 0.0
+
+
+def test_each_correction_beats_counting_under_prior_shift(rates_dir: Path) -> None:
+    cv = load_cv_predictions(rates_dir)
+    assert cv is not None
+    rates = measure_rates(cv)
+    counts = np.array([1500, 1500, 1000])  # far from the training mix (0.1, 0.2, 0.7)
+    _, probs = synthetic_rows(np.random.default_rng(7), counts)
+    truth = counts / counts.sum()
+    sample = Sample.of(probs)
+    counted = np.abs(raw_estimate(sample).count_share - truth)
+    for method in ("acc", "pacc"):
+        corrected = Corrector(cv, method, replicates=50).estimate(sample).corrected
+        assert corrected is not None
+        assert (np.abs(corrected - truth) < counted).all(), method
+    assert (np.abs(em(probs, rates.prior) - truth) < counted).all()
+
+
+def test_em_on_calibrated_probabilities_at_the_training_mix_stays_there() -> None:
+    _, probs = synthetic_rows(np.random.default_rng(3), np.array([400, 800, 2800]))
+    np.testing.assert_allclose(em(probs, TRAIN_PRIOR), TRAIN_PRIOR, atol=0.03)
+
+
+def test_rows_labeled_by_rule_keep_their_label() -> None:
+    probs = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
+    sample = Sample.of(probs, units=["a", "a", "b", "b"], ruled=np.array([False, False, True, True]))
+    assert sample.units == 2 and sample.ruled.sum() == 2 and len(sample.probs) == 2
+    raw = raw_estimate(sample)
+    assert raw.n == 4
+    np.testing.assert_allclose(raw.count_share, [0.25, 0.25, 0.5])
+    np.testing.assert_allclose(raw.mean_probability, [0.225, 0.225, 0.55])
+
+
+def test_corrected_shares_mix_in_headings_and_sum_to_one(rates_dir: Path) -> None:
+    cv = load_cv_predictions(rates_dir)
+    assert cv is not None
+    _, probs = synthetic_rows(np.random.default_rng(5), np.array([30, 30, 40]))
+    headings = np.zeros(len(probs) + 100, bool)
+    headings[len(probs) :] = True
+    with_headings = np.vstack([probs, np.tile([0.0, 0.0, 1.0], (100, 1))])
+    corrector = Corrector(cv, "pacc", replicates=200)
+    alone = corrector.estimate(Sample.of(probs))
+    mixed = corrector.estimate(Sample.of(with_headings, ruled=headings))
+    assert alone.corrected is not None and mixed.corrected is not None
+    # Half the rows are headings: every model share halves, and `neither` gains the other half.
+    np.testing.assert_allclose(mixed.corrected, alone.corrected / 2 + np.array([0, 0, 0.5]), atol=1e-9)
+    for estimate in (alone, mixed):
+        corrected, low, high = estimate.corrected, estimate.low, estimate.high
+        assert corrected is not None and low is not None and high is not None
+        assert corrected.sum() == pytest.approx(1.0)
+        assert (low <= corrected + 1e-9).all() and (corrected <= high + 1e-9).all()
+
+
+def test_intervals_narrow_with_more_documents_and_repeat_exactly(rates_dir: Path) -> None:
+    cv = load_cv_predictions(rates_dir)
+    assert cv is not None
+    corrector = Corrector(cv, "pacc", replicates=300)
+    rng = np.random.default_rng(11)
+    widths = []
+    for documents in (5, 200):
+        _, probs = synthetic_rows(rng, rng.multinomial(20 * documents, [0.3, 0.3, 0.4]))
+        units = rng.integers(0, documents, len(probs))
+        first = corrector.estimate(Sample.of(probs, units))
+        again = corrector.estimate(Sample.of(probs, units))
+        assert first.low is not None and first.high is not None and again.low is not None
+        np.testing.assert_array_equal(first.low, again.low)
+        widths.append(first.high - first.low)
+    assert (widths[1] < widths[0]).all()
+
+
+def test_bootstrap_resamples_draw_every_unit_count_once_per_draw() -> None:
+    counts = resample_counts(np.random.default_rng(0), units=7, replicates=500)
+    assert counts.shape == (500, 7)
+    assert (counts.sum(axis=1) == 7).all()
+    assert counts.mean() == pytest.approx(1.0, abs=0.05)
+
+
+def test_on_held_out_synthetic_folds_corrections_beat_counts_and_intervals_cover(rates_dir: Path) -> None:
+    cv = load_cv_predictions(rates_dir)
+    assert cv is not None
+    results = compare_methods(cv, ("cc", "acc", "pacc"), replicates=200, shifted=10)
+    methods = results["methods"]
+    for case in ("natural", "shifted"):
+        counted = methods["cc"][case]["mae"]
+        for method in ("acc", "pacc"):
+            mae = methods[method][case]["mae"]
+            assert all(mae[label] < counted[label] for label in LABELS), (method, case, mae, counted)
+    for label in LABELS:
+        # 50 shifted samples per label: 95% coverage gives 44 or more in all but 1% of runs.
+        assert methods[DEFAULT_METHOD]["shifted"]["coverage"][label] >= 0.86
+        assert methods["cc"]["shifted"]["coverage"][label] < 0.5
+    table = comparison_markdown(results)
+    assert "| pacc |" in table and "coverage realist" in table
