@@ -176,6 +176,10 @@ def _cv(args: argparse.Namespace) -> int:
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     for system in summary["systems"]:
         write_cv_predictions(data, out_dir, system, out_dir / f"cv_predictions.{system}.json")
+    # The system this recipe ships is what `stance train` copies into the model directory.
+    shipped = "model+tfidf" if config.model.bag_of_words_weight is not None else "model"
+    if shipped in summary["systems"]:
+        write_cv_predictions(data, out_dir, shipped, out_dir / "cv_predictions.json")
     return 0
 
 
