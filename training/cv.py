@@ -25,7 +25,7 @@ import numpy as np
 from model.labels import LABELS
 from training.config import TrainConfig
 from training.corpus import expand, load_corpus, load_rows, split_rows
-from training.metrics import bootstrap_macro_f1, classification_report
+from training.metrics import bootstrap_macro_f1, classification_report, weighted_macro_f1
 
 FOLDS_FILE = "data/cv_folds.json"
 # Every team-labeled SOTU row is held out once, whatever a recipe trains on.
@@ -191,18 +191,18 @@ def run_fold(config: TrainConfig, data: CvData, fold: int, trainer: str, out_dir
 BLEND_GRID = np.round(np.arange(0.0, 1.0001, 0.05), 2)
 
 
-def _blend_f1(weight: float, model: np.ndarray, tfidf: np.ndarray, gold: np.ndarray) -> float:
-    predicted = ((1 - weight) * model + weight * tfidf).argmax(axis=1)
-    return float(_macro_f1_indices(gold, predicted))
+def _best_weight(oof: Mapping[int, tuple[np.ndarray, np.ndarray, np.ndarray]], folds: Sequence[int]) -> float:
+    """The TF-IDF weight on the grid with the best pooled macro-F1 over `folds` (ties: nearest 0.5)."""
+    model, bow, gold = (np.concatenate([oof[f][k] for f in folds]) for k in range(3))
 
+    def score(weight: float) -> float:
+        predicted = ((1 - weight) * model + weight * bow).argmax(axis=1)
+        # One unit per row: the bootstrap's macro-F1, evaluated once.
+        return float(
+            weighted_macro_f1(np.ones((1, len(gold))), gold[:, None], predicted[:, None], len(LABELS))[0]
+        )
 
-def _macro_f1_indices(gold: np.ndarray, predicted: np.ndarray) -> float:
-    f1s = []
-    for label in range(len(LABELS)):
-        tp = np.sum((predicted == label) & (gold == label))
-        total = np.sum(predicted == label) + np.sum(gold == label)
-        f1s.append(2 * tp / total if total else 0.0)
-    return float(np.mean(f1s))
+    return float(max(BLEND_GRID, key=lambda w: (score(w), -abs(w - 0.5))))
 
 
 def write_blends(
@@ -227,13 +227,9 @@ def write_blends(
             for f, rec in records.items()
         }  # fmt: skip
 
-        def best(folds: list[int], oof: dict = oof) -> float:
-            model, bow, gold = (np.concatenate([oof[f][k] for f in folds]) for k in range(3))
-            return float(max(BLEND_GRID, key=lambda w: (_blend_f1(w, model, bow, gold), -abs(w - 0.5))))
-
         for fold, rec in records.items():
             others = [f for f in records if f != fold]
-            weight = best(others) if others else 0.5
+            weight = _best_weight(oof, others) if others else 0.5
             splits = {}
             for split, content in rec["splits"].items():
                 mixed = (1 - weight) * np.asarray(content["probs"]) + weight * np.asarray(
@@ -242,7 +238,7 @@ def write_blends(
                 splits[split] = {"ids": content["ids"], "probs": np.round(mixed, 6).tolist()}
             blended = {**rec, "system": f"{member}+tfidf", "tfidf_weight": weight, "splits": splits}
             (out_dir / f"fold{fold}.{member}+tfidf.json").write_text(json.dumps(blended) + "\n")
-        chosen[member] = best(sorted(records))
+        chosen[member] = _best_weight(oof, sorted(records))
     (out_dir / "blend.json").write_text(json.dumps({"tfidf_weight": chosen}, indent=2) + "\n")
     return chosen
 

@@ -55,7 +55,7 @@ def classification_report(
     return report
 
 
-def _macro_f1_weighted(weights: np.ndarray, gold: np.ndarray, predicted: np.ndarray, k: int) -> np.ndarray:
+def weighted_macro_f1(weights: np.ndarray, gold: np.ndarray, predicted: np.ndarray, k: int) -> np.ndarray:
     """Macro-F1 of each resample, a resample being a row of `weights` (how often each unit was drawn).
 
     `gold` and `predicted` are (units, rows-per-unit) padded with -1, so a unit is a paragraph or a
@@ -112,12 +112,12 @@ def bootstrap_macro_f1(
     draws = np.random.default_rng(seed).integers(0, n_units, size=(resamples, n_units))
     weights = np.stack([np.bincount(row, minlength=n_units) for row in draws]).astype(float)
     once = np.ones((1, n_units))
-    scores = _macro_f1_weighted(weights, g, p, len(labels))
+    scores = weighted_macro_f1(weights, g, p, len(labels))
     result: dict[str, Any] = {"macro_f1_ci95": _interval(scores)}
     if reference is not None:
         r = _by_unit(np.array([index[x] for x in reference]), units, n_units)
-        differences = scores - _macro_f1_weighted(weights, g, r, len(labels))
-        full = _macro_f1_weighted(once, g, p, len(labels)) - _macro_f1_weighted(once, g, r, len(labels))
+        differences = scores - weighted_macro_f1(weights, g, r, len(labels))
+        full = weighted_macro_f1(once, g, p, len(labels)) - weighted_macro_f1(once, g, r, len(labels))
         result["difference"] = round(float(full[0]), 4)
         result["difference_ci95"] = _interval(differences)
     return result
