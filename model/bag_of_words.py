@@ -73,6 +73,12 @@ class BagOfWords:
         arrays = {"idf": self.idf, "coef": self.coef, "intercept": self.intercept}
         save_file({k: v.astype(np.float32) for k, v in arrays.items()}, str(directory / WEIGHTS))
 
+    @staticmethod
+    def remove(directory: Path) -> None:
+        """Delete a directory's member, if it has one."""
+        for name in (SETTINGS, WEIGHTS):
+            (directory / name).unlink(missing_ok=True)
+
     @classmethod
     def load(cls, directory: Path) -> "BagOfWords | None":
         """The directory's bag-of-words member, or None when it has none."""

@@ -2,7 +2,8 @@
 
 config.json          transformers config, with `id2label`/`label2id` (the label order)
 model.safetensors    weights (torch backend)
-model.int8.onnx      optional int8 ONNX graph (default backend when present)
+model.int8.onnx      optional int8 ONNX graph (default backend when present, or rebuilt and
+                     verified from `int8_sha256` in the manifest: `model.export`)
 tokenizer.json ...   tokenizer
 stance.json          manifest: name, version, base model, corpus hash, windowing
 calibration.json     temperature fitted on the real dev set
@@ -34,6 +35,7 @@ class Manifest:
     corpus_sha256: str = ""
     trained_at: str = ""
     window: WindowConfig = field(default_factory=WindowConfig)
+    int8_sha256: str = ""  # the gated int8 graph, when it is rebuilt rather than shipped
 
     def save(self, directory: Path) -> None:
         (directory / MANIFEST).write_text(json.dumps(asdict(self), indent=2) + "\n")

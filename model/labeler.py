@@ -111,6 +111,10 @@ class Labeler:
         self.pad_id = int(read_json(self.directory / "config.json").get("pad_token_id") or 0)
         threads = threads or available_cores()
         onnx_path = self.directory / ONNX_INT8
+        if backend != "torch" and not onnx_path.exists() and self.manifest.int8_sha256:
+            from model.export import derived_int8_graph
+
+            onnx_path = derived_int8_graph(self.directory, self.manifest.int8_sha256) or onnx_path
         if backend == "onnx" or (backend == "auto" and onnx_path.exists()):
             self.backend: str = "onnx"
             self._run: _Runner = _OnnxRunner(onnx_path, threads)

@@ -68,10 +68,20 @@ def write_card(directory: Path, config: TrainConfig, report: dict[str, Any]) -> 
     if gate:
         rows = "\n".join(
             f"| {split} | {c['agreement']:.3f} | {c['macro_f1_torch']:.3f} | {c['macro_f1_onnx']:.3f} |"
+            if "agreement" in c
+            else f"| {split} (fold models) | | {c['macro_f1_torch']:.3f} | {c['macro_f1_onnx']:.3f} |"
             for split, c in gate["splits"].items()
         )
         verdict = (
-            "passed: served by the int8 ONNX graph (`model.int8.onnx`)"
+            (
+                "passed: served by the int8 ONNX graph (`model.int8.onnx`"
+                + (
+                    ", rebuilt from the weights on install and used only if its SHA-256 is "
+                    f"`{manifest.int8_sha256[:16]}...`, the gated graph's)"
+                    if manifest.int8_sha256
+                    else ")"
+                )
+            )
             if gate["passed"]
             else "**not passed**: the int8 graph was discarded; torch serves the model (fp32 compute)"
         )

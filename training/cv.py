@@ -126,10 +126,13 @@ def predict_model(
     from model.encoding import WindowConfig
     from model.export import export_onnx
     from model.labeler import Labeler
-    from training.train import fine_tune
+    from training.train import fine_tune, student_rows
 
     directory = workdir / "model"
-    fine_tune(config, train, directory, select_rows=None)
+    # A distilled student's pool skips every scored paragraph and every held-out year.
+    held_out_years = frozenset(group_of(row["id"]) for row in splits["cv"])
+    rows, _ = student_rows(config, train, [r for s in splits.values() for r in s], held_out_years)
+    fine_tune(config, rows, directory, select_rows=None)
     window = WindowConfig(config.model.max_length, config.model.stride, config.model.max_windows)
     Manifest(name=config.model.name, version="cv-fold", base_model=config.model.base, window=window).save(
         directory

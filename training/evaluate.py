@@ -51,7 +51,9 @@ def contrast_pairs(rows: Sequence[dict], predicted: Sequence[str]) -> dict[str, 
     }
 
 
-def _mean_pooled(base_dir: Path, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+def mean_pooled(
+    base_dir: Path, texts: Sequence[str], batch_size: int = 32, progress: bool = False
+) -> np.ndarray:
     """Frozen sentence embeddings: the base encoder's token states, mean-pooled over the mask."""
     import torch
     from transformers import AutoModel, AutoTokenizer
@@ -60,8 +62,11 @@ def _mean_pooled(base_dir: Path, texts: Sequence[str], batch_size: int = 32) -> 
     encoder = AutoModel.from_pretrained(base_dir, dtype=torch.float32).eval()
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out = np.zeros((len(texts), encoder.config.hidden_size), dtype=np.float32)
+    from tqdm.auto import tqdm
+
     with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
+        starts = range(0, len(order), batch_size)
+        for start in tqdm(starts, desc="embedding", unit="batch", disable=not progress):
             chunk = order[start : start + batch_size]
             batch = tokenizer(
                 [texts[i] for i in chunk], truncation=True, max_length=256, padding=True, return_tensors="pt"
@@ -106,8 +111,8 @@ def baseline_predictions(
         classifier = make_pipeline(
             StandardScaler(), LogisticRegression(C=1.0, class_weight="balanced", max_iter=3000)
         )
-        classifier.fit(_mean_pooled(base_dir, [row["text"] for row in train]), y)
-        features = {s: _mean_pooled(base_dir, [row["text"] for row in rows]) for s, rows in splits.items()}
+        classifier.fit(mean_pooled(base_dir, [row["text"] for row in train]), y)
+        features = {s: mean_pooled(base_dir, [row["text"] for row in rows]) for s, rows in splits.items()}
     else:
         raise ValueError(f"unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
     classes = list(classifier.classes_)

@@ -4,7 +4,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from transformers import (
     set_seed,
 )
 
+from model.bag_of_words import BagOfWords
 from model.directory import CALIBRATION, METRICS, ONNX_INT8, Manifest, write_json
 from model.encoding import WindowConfig, encode, load_tokenizer
 from model.export import export_onnx
@@ -47,9 +48,14 @@ class TrainResult:
 def windows_dataset(
     directory: Path, rows: Sequence[dict], window: WindowConfig
 ) -> tuple[Dataset, np.ndarray]:
-    """One training example per window (the Labeler's own encoding), and each window's paragraph."""
+    """One training example per window (the Labeler's own encoding), and each window's paragraph.
+
+    A window's label is its paragraph's class id, or, when rows carry a `target` (distillation),
+    that probability vector.
+    """
     encoded = encode(load_tokenizer(directory, window), [row["text"] for row in rows], window)
-    labels = [LABEL2ID[rows[i]["label"]] for i in encoded.owner]
+    soft = "target" in rows[0] if rows else False
+    labels = [rows[i]["target"] if soft else LABEL2ID[rows[i]["label"]] for i in encoded.owner]
     dataset = Dataset.from_dict({"input_ids": encoded.windows, "labels": labels})
     return dataset, np.asarray(encoded.owner)
 
@@ -91,7 +97,14 @@ class WeightedLossTrainer(Trainer):
     ) -> torch.Tensor | tuple[torch.Tensor, Any]:
         labels = inputs.pop("labels")
         outputs = model(**inputs)
-        loss = torch.nn.functional.cross_entropy(outputs.logits, labels, weight=self.class_weights)
+        if labels.is_floating_point():  # soft targets (distillation): cross-entropy against a distribution
+            log_probs = torch.nn.functional.log_softmax(outputs.logits, dim=-1)
+            weights = (
+                self.class_weights if self.class_weights is not None else torch.ones(log_probs.shape[-1])
+            )
+            loss = -(labels * log_probs * weights).sum(dim=-1).mean()
+        else:
+            loss = torch.nn.functional.cross_entropy(outputs.logits, labels, weight=self.class_weights)
         return (loss, outputs) if return_outputs else loss
 
 
@@ -124,7 +137,10 @@ def fine_tune(
     model = AutoModelForSequenceClassification.from_pretrained(
         base_dir, num_labels=len(LABELS), id2label=ID2LABEL, label2id=LABEL2ID, dtype=torch.float32, **dropout
     )
-    counts = np.bincount(train_set["labels"], minlength=len(LABELS)).astype(float)
+    # A soft target counts toward its most probable class.
+    classes = np.asarray(train_set["labels"])
+    classes = classes.argmax(axis=1) if classes.ndim == 2 else classes
+    counts = np.bincount(classes, minlength=len(LABELS)).astype(float)
     weights = torch.tensor(counts.sum() / (len(LABELS) * np.maximum(counts, 1)), dtype=torch.float32)
 
     steps_per_epoch = max(1, -(-len(train_set) // config.train.batch_size))
@@ -202,10 +218,11 @@ def train(
     sets, corpus_hash = load_training_data(config.data, root)
     output_dir = root / config.train.output_dir
     selection = sets["real_dev"] if config.train.checkpoint_selection == "real_dev" else None
-    training = fine_tune(config, sets["train"], output_dir, select_rows=selection, progress=progress)
+    rows, distillation = student_rows(config, sets["train"], never_read=sets["real_dev"], root=root)
+    training = fine_tune(config, rows, output_dir, select_rows=selection, progress=progress)
     losses = training.pop("losses")
-    if config.model.bag_of_words_weight is not None:
-        add_bag_of_words(output_dir, sets["train"], config.model.bag_of_words_weight)
+    if distillation is not None:  # the pool is counted there; `train_paragraphs` stays the labeled rows
+        training = {**training, "train_paragraphs": len(sets["train"]), "distillation": distillation}
     window = WindowConfig(config.model.max_length, config.model.stride, config.model.max_windows)
     Manifest(
         name=config.model.name,
@@ -221,11 +238,37 @@ def train(
     return TrainResult(output_dir, losses, seconds, report)
 
 
-def add_bag_of_words(output_dir: Path, rows: Sequence[dict], weight: float) -> None:
-    """Fit the TF-IDF + LR member on the transformer's own training rows and store it beside it."""
+def student_rows(
+    config: TrainConfig,
+    rows: list[dict],
+    never_read: Sequence[dict],
+    exclude_years: frozenset[str] = frozenset(),
+    root: Path = Path(),
+) -> tuple[list[dict], dict[str, Any] | None]:
+    """The rows the transformer learns from: `rows` as they are, or with a `[distill]` section, the
+    teacher's soft targets on them plus an unlabeled SOTU pool (`training.distill`)."""
+    if config.distill is None:
+        return rows, None
+    from training.distill import with_soft_targets
+
+    encoder = resolve_base(config.distill.encoder)
+    cache = root / config.distill.cache
+    return with_soft_targets(
+        config.distill, rows, never_read, set(exclude_years), encoder, cache, config.train.seed
+    )
+
+
+def add_bag_of_words(output_dir: Path, rows: Sequence[dict], weight: float | None) -> None:
+    """Fit the TF-IDF + LR member on the transformer's own training rows and store it beside it.
+
+    With no weight, any member already there is removed: the directory holds what the config says.
+    """
     from model.bag_of_words import BagOfWords
     from training.evaluate import tfidf_pipeline
 
+    if weight is None:
+        BagOfWords.remove(output_dir)
+        return
     pipeline = tfidf_pipeline().fit([row["text"] for row in rows], [row["label"] for row in rows])
     BagOfWords.from_sklearn(pipeline, LABELS, weight).save(output_dir)
 
@@ -244,10 +287,16 @@ def finalize(
     (`stance train --finalize-only`) to redo these steps on trained weights.
     """
     eval_sets = {name: sets[name] for name in ("real_dev", "team_dev", "team_test") if sets[name]}
+    # The member and its weight come after the weights: `--finalize-only` applies a weight `stance cv`
+    # chose after training without retraining the transformer.
+    add_bag_of_words(output_dir, sets["train"], config.model.bag_of_words_weight)
     gate = None
+    cv_summary = json.loads(Path(config.data.cv_summary).read_text()) if config.data.cv_summary else None
     if config.model.onnx_int8:
         export_onnx(output_dir)
-        gate = int8_gate(output_dir, {s: eval_sets[s] for s in ("real_dev", "team_test") if s in eval_sets})
+        gate = int8_gate(
+            output_dir, {s: eval_sets[s] for s in ("real_dev", "team_test") if s in eval_sets}, cv_summary
+        )
         if not gate["passed"]:
             # The int8 graph would change what users get by more than the gate allows: keep fp32.
             (output_dir / ONNX_INT8).unlink()
@@ -262,16 +311,30 @@ def finalize(
         report["int8_gate"] = gate
     if config.data.cv_summary:
         summary = Path(config.data.cv_summary)
-        report["cv"] = json.loads(summary.read_text())
+        report["cv"] = cv_summary
         # The shipped system's out-of-fold predictions: the error rates `stance summarize` corrects with.
         if (summary.parent / CV_PREDICTIONS).exists():
             shutil.copy(summary.parent / CV_PREDICTIONS, output_dir / CV_PREDICTIONS)
     if live_rows:
         report["live_oped"] = live_report(labeler, list(live_rows), sets["train"])
     report["training"] = training
+    if gate is not None and gate["passed"] and not config.model.ship_int8_graph:
+        record_int8_graph(output_dir)
     write_json(output_dir / METRICS, report)
     write_card(output_dir, config, report)
     return report
+
+
+def record_int8_graph(output_dir: Path) -> None:
+    """Keep the gated graph out of the directory: record its hash, and cache it for this machine."""
+    from model.export import cache_dir, sha256_of
+
+    graph = output_dir / ONNX_INT8
+    manifest = Manifest.load(output_dir)
+    sha256 = sha256_of(graph)
+    replace(manifest, int8_sha256=sha256).save(output_dir)
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    shutil.move(graph, cache_dir() / f"model.int8.{sha256}.onnx")
 
 
 CV_PREDICTIONS = "cv_predictions.json"
@@ -301,11 +364,27 @@ def live_report(labeler: Labeler, rows: list[dict], train_rows: Sequence[dict]) 
 INT8_MAX_F1_DROP = 0.01
 
 
-def int8_gate(model_dir: Path, splits: dict[str, list[dict]]) -> dict[str, Any]:
-    """Compare the int8 graph with fp32 torch; it becomes the default only within the limit."""
+def int8_gate(
+    model_dir: Path, splits: dict[str, list[dict]], cv_summary: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Compare the int8 graph with fp32 torch; it becomes the default only within the limit.
+
+    With the recipe's CV summary, the fold models' int8 graphs are judged on the held-out SOTU rows
+    too (the shipped system: with the bag-of-words member when the recipe has one).
+    """
     comparison = compare_backends(
         Labeler(model_dir, backend="torch"), Labeler(model_dir, backend="onnx"), splits
     )
+    systems = (cv_summary or {}).get("systems", {})
+    member = "+tfidf" if BagOfWords.load(model_dir) is not None else ""
+    fp32, int8 = f"model{member}", f"model_int8{member}"
+    if fp32 in systems and int8 in systems:
+        f1 = systems[fp32]["cv"]["macro_f1"], systems[int8]["cv"]["macro_f1"]
+        comparison[f"cv ({fp32})"] = {
+            "macro_f1_torch": f1[0],
+            "macro_f1_onnx": f1[1],
+            "macro_f1_drop": round(f1[0] - f1[1], 4),
+        }
     passed = all(c["macro_f1_drop"] <= INT8_MAX_F1_DROP for c in comparison.values())
     return {
         "max_macro_f1_drop": INT8_MAX_F1_DROP,

@@ -80,11 +80,15 @@ def test_training_smoke(tmp_path: Path) -> None:
                 "evals_per_epoch": 1,
                 "early_stopping_patience": 50,
             },
+            # The student learns from soft targets: the labeled rows' and 16 unlabeled SOTU paragraphs'.
+            "distill": {"encoder": str(base), "embedding_weight": 0.5, "pool_size": 16, "teacher_folds": 2,
+                        "cache": "runs/embeddings.npz"},
         }
-    )
+    )  # fmt: skip
 
     result = train(config, root=tmp_path, progress=False)
 
+    assert result.report["training"]["distillation"]["pool_paragraphs"] == 16
     assert len(result.losses) >= 4
     first, last = result.losses[:2], result.losses[-2:]
     assert sum(last) / 2 < sum(first) / 2, result.losses
@@ -166,3 +170,14 @@ def test_onnx_export_fuses_attention(tmp_path: Path) -> None:
     onnx_scores = [p.scores for p in Labeler(directory, backend="onnx").predict(texts)]
     for a, b in zip(torch_scores, onnx_scores, strict=True):
         assert a == pytest.approx(b, abs=0.02)
+
+
+def test_without_a_bag_of_words_weight_the_directory_holds_no_member(tmp_path: Path) -> None:
+    """`--finalize-only` with a config that drops the member must not leave a stale one behind."""
+    from model.bag_of_words import SETTINGS, WEIGHTS
+    from training.train import add_bag_of_words
+
+    for name in (SETTINGS, WEIGHTS):
+        (tmp_path / name).write_text("stale")
+    add_bag_of_words(tmp_path, [], None)
+    assert list(tmp_path.iterdir()) == []
