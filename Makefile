@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: install run test lint train evaluate bench clean
+.PHONY: install run test lint train evaluate bench container-smoke clean
 
 install: $(STAMP)
 
@@ -39,6 +39,10 @@ evaluate: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# Builds the image on a local Debian base and runs it (root; several minutes; not part of `make test`).
+container-smoke:
+	scripts/container-smoke.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
