@@ -1,9 +1,11 @@
 # CPU image of the stance REST service: `docker build -t stance . && docker run -p 8000:8000 stance`
 # BASE: any image with Python 3.11 and pip as `python`/`pip`; TORCH_INDEX: where the CPU torch wheel comes
-# from (an offline build points both elsewhere: `--build-arg BASE=... --build-arg TORCH_INDEX=...`).
+# from; PIP_FIND_LINKS: a folder of wheels mounted into the build, searched before the index (pip reads it from
+# the environment; empty: none). scripts/container-smoke.sh builds with all three on a machine without a registry.
 ARG BASE=python:3.11-slim
 FROM ${BASE}
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+ARG PIP_FIND_LINKS=
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

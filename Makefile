@@ -15,7 +15,7 @@ ENCODER := runs/encoders/all-mpnet-base-v2
 # Live op-ed texts (url, position, text; not in the repo): `make train LIVE_TEXT=...` adds the live check.
 LIVE_TEXT ?=
 
-.PHONY: install run test lint train encoder evaluate bench clean
+.PHONY: install run test lint train encoder evaluate bench container-smoke clean
 
 install: $(STAMP)
 
@@ -53,6 +53,10 @@ evaluate: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# Builds the image on a local Debian base and runs it (root; several minutes; not part of `make test`).
+container-smoke:
+	scripts/container-smoke.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
