@@ -97,6 +97,17 @@ def write_card(directory: Path, config: TrainConfig, report: dict[str, Any]) -> 
     ece = f"ECE {calibration.get('ece_before')} -> {calibration.get('ece_after')}"
     nll = f"NLL {calibration.get('nll_before')} -> {calibration.get('nll_after')}"
     config_toml = _as_toml(config)
+    best = training.get("best_step")
+    checkpoint = (
+        f"best real-dev checkpoint at step {best}" if best else "last weights kept (no checkpoint selection)"
+    )
+    distilled = training.get("distillation")
+    pool = (
+        f", plus {distilled['pool_paragraphs']} unlabeled odd-year SOTU paragraphs with the teacher's "
+        "probabilities (`[distill]` below, `training/distill.py`)"
+        if distilled
+        else ""
+    )
     text = f"""# {manifest.name} {manifest.version}
 
 Labels each paragraph of foreign-policy writing `realist`, `liberal_internationalist` or `neither`
@@ -104,8 +115,9 @@ Labels each paragraph of foreign-policy writing `realist`, `liberal_internationa
 (sentence-transformers/all-MiniLM-L6-v2: BERT, 6 layers, 384 hidden, 22.7M parameters).
 
 - Trained: {manifest.trained_at} in {seconds} s on {threads} CPU threads,
-  {training.get("steps", "?")} steps, best checkpoint at step {training.get("best_step")}
-- Training data: {training.get("train_paragraphs", "?")} paragraphs; corpus SHA-256 `{manifest.corpus_sha256}`
+  {training.get("steps", "?")} steps, {checkpoint}
+- Training data: {training.get("train_paragraphs", "?")} labeled paragraphs{pool};
+  corpus SHA-256 `{manifest.corpus_sha256}`
 - Windows: {manifest.window.max_length} tokens, stride {manifest.window.stride}, at most
   {manifest.window.max_windows} per paragraph (window logits averaged; beyond that, `truncated`)
 - Calibration: temperature {calibration.get("temperature", 1.0)} fitted on the real dev set
@@ -162,8 +174,10 @@ def _real_text_section(report: dict[str, Any]) -> str:
     if cv:
         lines += [
             "",
-            "Grouped 5-fold cross-validation over the team-labeled odd-year SOTU rows (`stance cv`; folds",
-            "hold out whole years, each fold's models train on everything else, intervals resample years):",
+            "Grouped cross-validation over the team-labeled odd-year SOTU rows (`stance cv`; folds "
+            f"{', '.join(map(str, cv['folds_done'].get('model', [])))} of the 5 in `data/cv_folds.json`;",
+            "folds hold out whole years, each fold's models train on everything else, intervals resample",
+            "years):",
             "",
             "| system | CV macro-F1 | minus TF-IDF, paired |",
             "|---|---|---|",
