@@ -44,7 +44,9 @@ COPY models/default/ models/default/
 # The shipped directory records its int8 graph's SHA-256 instead of the graph (50 MB budget): rebuild
 # it here once and verify it, so the container serves the gated int8 graph (model/export.py).
 ENV STANCE_CACHE_DIR=/app/.cache
-RUN mkdir -p /app/.cache && python -m model.export && chown -R stance /app/.cache
+# Readable by the service's user whatever the build context's modes (safetensors writes 0600 files).
+RUN chmod -R a+rX models/default \
+    && mkdir -p /app/.cache && python -m model.export && chown -R stance /app/.cache
 
 USER stance
 EXPOSE 8000

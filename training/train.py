@@ -322,6 +322,11 @@ def finalize(
         record_int8_graph(output_dir)
     write_json(output_dir / METRICS, report)
     write_card(output_dir, config, report)
+    # safetensors writes through a private temporary file (mode 0600); the service may run as
+    # another user (the container's is unprivileged), so every file is made readable.
+    for path in output_dir.iterdir():
+        if path.is_file():
+            path.chmod(0o644)
     return report
 
 

@@ -106,6 +106,8 @@ def test_training_smoke(tmp_path: Path) -> None:
     ):
         assert (out / name).exists(), name
     assert read_labels(out) == LABELS
+    # Readable by a service running as another user (safetensors alone writes 0600 files).
+    assert all(p.stat().st_mode & 0o004 for p in out.iterdir() if p.is_file())
     assert (out / "bag_of_words.json").exists() and Labeler(out).bag_of_words is not None
     # The dropout override reaches the model; the unset one keeps the base model's value.
     saved, original = (json.loads((d / "config.json").read_text()) for d in (out, base))
