@@ -20,11 +20,22 @@ from typing import Any
 import numpy as np
 
 from batch.inputs import UsageError
-from model.quantify import DEFAULT_METHOD, METHODS, REPLICATES, Corrector, Estimate, Sample, raw_estimate
+from model.quantify import (
+    DEFAULT_METHOD,
+    METHODS,
+    REPLICATES,
+    STRATA,
+    Corrector,
+    Estimate,
+    Sample,
+    raw_estimate,
+    stratum,
+)
 
 EXIT_OK, EXIT_USAGE = 0, 2
 CSV_COLUMNS = ("group", "label", "n", "count_share", "mean_probability", "corrected_share", "low", "high")
 DOCUMENT_COLUMN = "document_id"  # what `stance label --documents` names each paragraph's document
+TEXT_COLUMN = "text"  # the paragraph, kept from the input: its vocabulary stratum picks its error rates
 MISSING = "(missing)"
 # Okabe-Ito colours, and a marker per label: told apart in greyscale print and by colour-blind readers.
 STYLES = [("#D55E00", "s"), ("#0072B2", "o"), ("#000000", "^"), ("#009E73", "D"), ("#CC79A7", "v")]
@@ -111,6 +122,7 @@ class Labeled:
     probs: np.ndarray  # (n, k) calibrated probabilities
     ruled: np.ndarray  # (n,) labeled by rule (headings), not by the model
     units: np.ndarray | None  # (n,) each row's document, or None: each row is its own unit
+    strata: np.ndarray | None  # (n,) each row's vocabulary stratum, or None without a text column
     unit_column: str | None
     groups: dict[str, np.ndarray]  # --by column -> (n,) values as text
     model: str  # "name version" from the rows
@@ -156,7 +168,7 @@ def read_labeled(
         raise UsageError(f"{path}: no such file")
     score_columns = [f"score_{label}" for label in labels]
     unit_column = document_column or DOCUMENT_COLUMN
-    wanted = [*score_columns, "heading", unit_column, "model_name", "model_version", *by]
+    wanted = [*score_columns, "heading", unit_column, "model_name", "model_version", TEXT_COLUMN, *by]
     try:
         columns = _read_columns(path, wanted)
     except (OSError, ValueError) as error:
@@ -181,6 +193,8 @@ def read_labeled(
     ruled = np.asarray([_truthy(v) for v in columns.get("heading", [False] * n)], dtype=bool)
     has_units = unit_column in columns
     units = np.asarray([str(v) for v in columns[unit_column]]) if has_units else None
+    texts = columns.get(TEXT_COLUMN)
+    strata = None if texts is None else np.asarray([stratum(str(text or "")) for text in texts])
     groups = {
         column: np.asarray([MISSING if v is None or v == "" else str(v) for v in columns[column]])
         for column in by
@@ -194,6 +208,7 @@ def read_labeled(
         probs,
         ruled,
         units,
+        strata,
         unit_column if has_units else None,
         groups,
         ", ".join(sorted(names)),
@@ -217,7 +232,8 @@ def summarize(labeled: Labeled, corrector: Corrector | None) -> list[Group]:
     results = []
     for column, value, mask in selections:
         units = labeled.units[mask] if labeled.units is not None else None
-        sample = Sample.of(labeled.probs[mask], units, labeled.ruled[mask])
+        strata = labeled.strata[mask] if labeled.strata is not None else None
+        sample = Sample.of(labeled.probs[mask], units, labeled.ruled[mask], strata)
         estimate = corrector.estimate(sample) if corrector else raw_estimate(sample)
         name = "all" if column is None else f"{column}={value}"
         results.append(Group(name, column, value, estimate, sample.units))
@@ -255,11 +271,25 @@ def note(corrector: Corrector | None, model_dir: Path, labeled: Labeled) -> str:
             f"NO CORRECTION: {model_dir} has no cv_predictions.json (the model's cross-validated error "
             "rates), so only raw count shares are given; corrected_share, low and high are empty."
         )
+    sampled = (
+        f" and {corrector.n_sampled:,} predictions on a weighted random sample of unlabeled paragraphs"
+        if corrector.n_sampled
+        else ""
+    )
+    if corrector.n_strata > 1:
+        by = f", measured separately for paragraphs with {', '.join(STRATA)}"
+    elif corrector.stratified_file:
+        by = (
+            f" (one set for all paragraphs: the file has no `{TEXT_COLUMN}` column, so the paragraphs' "
+            "vocabulary strata are unknown; keep the text for rates by stratum)"
+        )
+    else:
+        by = ""
     return (
         f"corrected share: {corrector.method.upper()} with error rates from {corrector.n_rows:,} "
         f"cross-validated predictions ({corrector.system or 'unnamed system'}, {corrector.n_groups} "
-        f"addresses' years); 95% interval from {corrector.replicates:,} bootstrap replicates over {unit} "
-        "and over those predictions' years."
+        f"addresses' years){sampled}{by}; 95% interval from {corrector.replicates:,} bootstrap replicates "
+        f"over {unit} and over those predictions' years."
     )
 
 
@@ -372,6 +402,8 @@ def _summarize(args: argparse.Namespace) -> int:
             f"{path} was labeled by {labeled.model} but {model_dir} holds {expected}: its error rates "
             "would correct another model's errors; pass --model with the directory that labeled the file"
         )
+    if corrector is not None and corrector.n_strata > 1 and labeled.strata is None:
+        corrector = corrector.pooled()  # without the text, a paragraph's stratum is unknown
     groups = summarize(labeled, corrector)
     csv_path = Path(args.csv) if args.csv else path.with_name(path.name + ".summary.csv")
     plot_path = Path(args.plot) if args.plot else path.with_name(path.name + ".summary.png")

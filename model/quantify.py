@@ -27,10 +27,20 @@ Intervals are percentile bootstrap intervals that pair, in each replicate, a res
 by group (the rates' uncertainty: an address's paragraphs share errors, so rows are resampled a year
 at a time) with a resample of the sample's units (documents when there are documents, paragraphs
 otherwise: the sampling uncertainty).
+
+Rates by vocabulary stratum. The team labeled the odd-year paragraphs that carry foreign-policy words;
+the model reads far more `neither` paragraphs as a stance among those (14% at 2+ such words) than
+among the domestic rest of an address (under 2%), so one set of rates taken from the labeled rows
+overcorrects whole addresses. The file may therefore also hold rows of a random sample of the
+unlabeled paragraphs (`"sources": "random_sample"`), each standing for `weights` paragraphs, so that
+the rows together represent every odd-year paragraph; and each row's `strata` (`stratum`: how many
+distinct foreign-policy words it has). Rates are measured per stratum, each paragraph to correct is
+corrected with its stratum's rates, and the strata's shares are added up by their sizes.
 """
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -54,6 +64,28 @@ EM_TOLERANCE, EM_MAX_ITERATIONS = 1e-6, 300
 EM_COMPARISON_REPLICATES = 100
 
 
+# Foreign-policy vocabulary: a paragraph's stratum is how many of these (distinct, case-folded) it uses.
+FOREIGN_POLICY_WORDS = re.compile(
+    r"\b(foreign|nations?|international|treat(?:y|ies)|wars?|peace|allies|alliances?|allied|military|army"
+    r"|navy|naval|armed|arms|defen[cs]e|diplomac\w*|diplomatic|ambassadors?|ministers?|embass\w*|consul\w*"
+    r"|world|global|enemy|enemies|aggression|security|sovereign\w*|soviet|communis\w*|europe\w*|china"
+    r"|chinese|japan\w*|russia\w*|germany|german|britain|british|france|french|mexic\w*|spain|spanish"
+    r"|cuba\w*|asia\w*|africa\w*|latin|neutral\w*|hemisphere|overseas|abroad|troops|nuclear|weapons?"
+    r"|missiles?|terror\w*|league|nato|democrac\w*|freedom|liberty|tyranny|dictator\w*|empire"
+    r"|imperial\w*|colonies|colonial|territor\w*|trade|tariffs?|commerce|commercial|powers?|governments)\b",
+    re.IGNORECASE,
+)
+# Stratum i holds paragraphs with at least STRATUM_BOUNDS[i] and fewer than STRATUM_BOUNDS[i + 1] words.
+STRATUM_BOUNDS = (0, 2, 4)
+STRATA = ("0-1 foreign-policy words", "2-3 foreign-policy words", "4+ foreign-policy words")
+
+
+def stratum(text: str) -> int:
+    """The vocabulary stratum of a paragraph (an index into STRATA)."""
+    distinct = len({word.lower() for word in FOREIGN_POLICY_WORDS.findall(text)})
+    return int(np.searchsorted(STRATUM_BOUNDS, distinct, side="right")) - 1
+
+
 def calibrate(probs: np.ndarray, temperature: float) -> np.ndarray:
     """Apply a calibration temperature to probabilities, as the Labeler applies it to logits.
 
@@ -72,13 +104,26 @@ class CvPredictions:
     folds: np.ndarray  # (n,) int
     gold: np.ndarray  # (n,) int index into labels
     probs: np.ndarray  # (n, k) calibrated
+    weights: np.ndarray  # (n,) how many paragraphs of the population each row stands for
+    strata: np.ndarray  # (n,) vocabulary stratum; all 0 in a file without strata
+    sampled: np.ndarray  # (n,) bool: a random-sample row rather than a cross-validated labeled one
+    n_strata: int = 1
 
     def __len__(self) -> int:
         return len(self.gold)
 
     def subset(self, mask: np.ndarray) -> "CvPredictions":
         return CvPredictions(
-            self.labels, self.system, self.groups[mask], self.folds[mask], self.gold[mask], self.probs[mask]
+            self.labels,
+            self.system,
+            self.groups[mask],
+            self.folds[mask],
+            self.gold[mask],
+            self.probs[mask],
+            self.weights[mask],
+            self.strata[mask],
+            self.sampled[mask],
+            self.n_strata,
         )
 
 
@@ -98,21 +143,47 @@ def load_cv_predictions(directory: str | Path, temperature: float = 1.0) -> CvPr
         gold = np.asarray([index[label] for label in data["gold"]], dtype=np.int64)
         groups = np.asarray([str(group) for group in data["groups"]])
         folds = np.asarray(data["folds"], dtype=np.int64)
+        n = len(gold)
+        weights = np.asarray(data.get("weights", [1.0] * n), dtype=np.float64)
+        strata = np.asarray(data.get("strata", [0] * n), dtype=np.int64)
+        sampled = np.asarray([s == "random_sample" for s in data.get("sources", ["cv"] * n)], dtype=bool)
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{path}: not a CV predictions file ({type(error).__name__}: {error})") from None
-    n = len(gold)
-    if probs.shape != (n, len(labels)) or len(groups) != n or len(folds) != n or n == 0:
+    if (
+        probs.shape != (n, len(labels))
+        or n == 0
+        or any(len(a) != n for a in (groups, folds, weights, strata, sampled))
+    ):
         raise ValueError(
-            f"{path}: {n} gold labels, {len(groups)} groups, {len(folds)} folds and probabilities of "
-            f"shape {probs.shape} for {len(labels)} labels: they must match"
+            f"{path}: {n} gold labels, {len(groups)} groups, {len(folds)} folds, {len(weights)} weights, "
+            f"{len(strata)} strata, {len(sampled)} sources and probabilities of shape {probs.shape} for "
+            f"{len(labels)} labels: they must match"
         )
     if not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3) or (probs < 0).any():
         raise ValueError(f"{path}: each row of probs must be probabilities summing to 1")
-    missing = [label for i, label in enumerate(labels) if not (gold == i).any()]
-    if missing:
-        raise ValueError(f"{path}: no row has gold label {', '.join(missing)}; its error rates are unknown")
+    if (weights <= 0).any() or not np.isfinite(weights).all():
+        raise ValueError(f"{path}: every weight must be a positive number")
+    n_strata = len(STRATA) if "strata" in data else 1
+    if ((strata < 0) | (strata >= n_strata)).any():
+        raise ValueError(f"{path}: strata must be indices 0-{n_strata - 1} (model.quantify.STRATA)")
+    for s in range(n_strata):
+        missing = [label for i, label in enumerate(labels) if not ((gold == i) & (strata == s)).any()]
+        if missing:
+            where = f" in stratum {STRATA[s]!r}" if n_strata > 1 else ""
+            raise ValueError(
+                f"{path}: no row{where} has gold label {', '.join(missing)}; its error rates are unknown"
+            )
     return CvPredictions(
-        labels, str(data.get("system", "")), groups, folds, gold, calibrate(probs, temperature)
+        labels,
+        str(data.get("system", "")),
+        groups,
+        folds,
+        gold,
+        calibrate(probs, temperature),
+        weights,
+        strata,
+        sampled,
+        n_strata,
     )
 
 
@@ -120,8 +191,8 @@ def load_cv_predictions(directory: str | Path, temperature: float = 1.0) -> CvPr
 class Rates:
     """What the corrections need from labeled predictions, for one or many bootstrap replicates.
 
-    hard[..., i, j] = P(model says i | truth j); soft[..., i, j] = E[p_i | truth j];
-    prior[..., j] = P(truth j).
+    Per stratum s: hard[..., s, i, j] = P(model says i | truth j); soft[..., s, i, j] = E[p_i | truth j];
+    prior[..., s, j] = P(truth j).
     """
 
     hard: np.ndarray
@@ -130,12 +201,13 @@ class Rates:
 
 
 def group_stats(cv: CvPredictions) -> tuple[np.ndarray, np.ndarray]:
-    """Per group: [counts of (said i, truth j), sums of p_i over truth j, counts of truth j], flattened."""
+    """Per group and stratum: weighted [counts of (said i, truth j), sums of p_i over truth j, counts of
+    truth j], flattened; shape (groups, strata, 2k² + k)."""
     k = len(cv.labels)
     names, group_index = np.unique(cv.groups, return_inverse=True)
     truth = np.eye(k)[cv.gold]
     said = np.eye(k)[cv.probs.argmax(axis=1)]
-    per_row = np.concatenate(
+    per_row = cv.weights[:, None] * np.concatenate(
         [
             (said[:, :, None] * truth[:, None, :]).reshape(len(cv), k * k),
             (cv.probs[:, :, None] * truth[:, None, :]).reshape(len(cv), k * k),
@@ -143,8 +215,8 @@ def group_stats(cv: CvPredictions) -> tuple[np.ndarray, np.ndarray]:
         ],
         axis=1,
     )
-    stats = np.zeros((len(names), per_row.shape[1]))
-    np.add.at(stats, group_index, per_row)
+    stats = np.zeros((len(names), cv.n_strata, per_row.shape[1]))
+    np.add.at(stats, (group_index, cv.strata), per_row)
     return names, stats
 
 
@@ -164,7 +236,8 @@ def measure_rates(cv: CvPredictions) -> Rates:
 def bootstrap_rates(cv: CvPredictions, replicates: int, rng: np.random.Generator) -> Rates:
     """Rates of `replicates` resamples of the CV rows, a whole group (address year) at a time."""
     stats = group_stats(cv)[1]
-    return rates_from_stats(resample_counts(rng, len(stats), replicates) @ stats, len(cv.labels))
+    counts = resample_counts(rng, len(stats), replicates)
+    return rates_from_stats(np.einsum("rg,gsm->rsm", counts, stats), len(cv.labels))
 
 
 def simplex(shares: np.ndarray, fallback: np.ndarray) -> np.ndarray:
@@ -189,7 +262,8 @@ def em(probs: np.ndarray, prior: np.ndarray, weights: np.ndarray | None = None) 
 
     Batched: `prior` (..., k) and row `weights` (..., n) carry replicate axes; returns shares (..., k).
     """
-    prior = np.asarray(prior, dtype=np.float64)
+    # A bootstrap resample of a small stratum can lack a label: its prior is then ~0, not 0.
+    prior = np.maximum(np.asarray(prior, dtype=np.float64), 1e-12)
     weights = np.ones(probs.shape[0]) if weights is None else weights
     weights = np.broadcast_to(weights, (*prior.shape[:-1], probs.shape[0]))
     total = weights.sum(axis=-1, keepdims=True)
@@ -206,38 +280,59 @@ def em(probs: np.ndarray, prior: np.ndarray, weights: np.ndarray | None = None) 
 
 
 def corrected_shares(method: Method, rates: Rates, sample: "Sample", weights: np.ndarray) -> np.ndarray:
-    """Each replicate's shares of `sample`'s model-labeled rows by `method`.
+    """Each replicate's shares of `sample`'s model-labeled rows by `method`, stratum by stratum.
 
-    `rates` and the unit `weights` (..., units) carry the same leading replicate axes.
+    `rates` and the unit `weights` (..., units) carry the same leading replicate axes. Each stratum is
+    corrected with its own rates; the strata's shares are then weighted by their sizes.
     """
+    sizes = weights @ sample.n_model  # (..., strata)
     if method == "em":
-        rows = weights[..., sample.row_unit]
-        return em(sample.probs, rates.prior, rows)
-    n = np.maximum(weights @ sample.n_model, 1e-12)[..., None]
-    counts = (weights @ sample.said) / n
-    if method == "cc":
-        return counts
-    if method == "acc":
-        return adjust(rates.hard, counts)
-    if method == "pacc":
-        return adjust(rates.soft, (weights @ sample.prob_sums) / n)
-    raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+        rows = weights[..., sample.row_unit] * sample.row_weight
+        per_stratum = np.stack(
+            [
+                em(
+                    sample.probs[sample.row_stratum == s],
+                    rates.prior[..., s, :],
+                    rows[..., sample.row_stratum == s],
+                )
+                if (sample.row_stratum == s).any()
+                else rates.prior[..., s, :]
+                for s in range(sample.strata)
+            ],
+            axis=-2,
+        )
+    else:
+        n = np.maximum(sizes, 1e-12)[..., None]
+        counts = np.einsum("...u,usk->...sk", weights, sample.said) / n
+        if method == "cc":
+            per_stratum = counts
+        elif method == "acc":
+            per_stratum = adjust(rates.hard, counts)
+        elif method == "pacc":
+            per_stratum = adjust(rates.soft, np.einsum("...u,usk->...sk", weights, sample.prob_sums) / n)
+        else:
+            raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    total = np.maximum(sizes.sum(axis=-1, keepdims=True), 1e-12)
+    return (sizes[..., None] * per_stratum).sum(axis=-2) / total
 
 
 @dataclass(frozen=True)
 class Sample:
-    """Rows to estimate shares of, summed per bootstrap unit.
+    """Rows to estimate shares of, summed per bootstrap unit and vocabulary stratum.
 
     Rows whose label is set by rule (headings: `neither` with probability 1) are not the model's
-    guesses: they are kept out of the correction and added back with their label.
+    guesses: they are kept out of the correction and added back with their label. Row weights (1
+    unless given) say how many paragraphs a row stands for, as in a weighted sample.
     """
 
     probs: np.ndarray  # (m, k) the model-labeled rows
     row_unit: np.ndarray  # (m,) each model-labeled row's unit
-    said: np.ndarray  # (units, k) model-labeled rows per top label
-    prob_sums: np.ndarray  # (units, k) their probabilities summed
+    row_stratum: np.ndarray  # (m,)
+    row_weight: np.ndarray  # (m,)
+    said: np.ndarray  # (units, strata, k) model-labeled rows per top label
+    prob_sums: np.ndarray  # (units, strata, k) their probabilities summed
     ruled: np.ndarray  # (units, k) rows labeled by rule, per label
-    n_model: np.ndarray  # (units,)
+    n_model: np.ndarray  # (units, strata)
 
     @classmethod
     def of(
@@ -245,7 +340,9 @@ class Sample:
         probs: np.ndarray,
         units: Sequence[object] | np.ndarray | None = None,
         ruled: np.ndarray | None = None,
+        strata: Sequence[int] | np.ndarray | None = None,
         rng: np.random.Generator | None = None,
+        row_weights: np.ndarray | None = None,
     ) -> "Sample":
         probs = np.asarray(probs, dtype=np.float64)
         n, k = probs.shape
@@ -258,17 +355,47 @@ class Sample:
             unit = (rng or np.random.default_rng(0)).permutation(count)[unit] % MAX_UNITS
             count = MAX_UNITS
         ruled = np.zeros(n, dtype=bool) if ruled is None else np.asarray(ruled, dtype=bool)
-        top = np.eye(k)[probs.argmax(axis=1)] if n else np.zeros((0, k))
-        said, prob_sums, by_rule = (np.zeros((count, k)) for _ in range(3))
+        stratum_of = np.zeros(n, dtype=np.int64) if strata is None else np.asarray(strata, dtype=np.int64)
+        weight = np.ones(n) if row_weights is None else np.asarray(row_weights, dtype=np.float64)
+        n_strata = len(STRATA) if strata is not None else 1
+        top = weight[:, None] * (np.eye(k)[probs.argmax(axis=1)] if n else np.zeros((0, k)))
+        said, prob_sums = (np.zeros((count, n_strata, k)) for _ in range(2))
+        by_rule = np.zeros((count, k))
         model = ~ruled
-        np.add.at(said, unit[model], top[model])
-        np.add.at(prob_sums, unit[model], probs[model])
+        np.add.at(said, (unit[model], stratum_of[model]), top[model])
+        np.add.at(prob_sums, (unit[model], stratum_of[model]), weight[model, None] * probs[model])
         np.add.at(by_rule, unit[ruled], top[ruled])
-        return cls(probs[model], unit[model], said, prob_sums, by_rule, said.sum(axis=1))
+        return cls(
+            probs[model],
+            unit[model],
+            stratum_of[model],
+            weight[model],
+            said,
+            prob_sums,
+            by_rule,
+            said.sum(axis=2),
+        )
 
     @property
     def units(self) -> int:
         return len(self.n_model)
+
+    @property
+    def strata(self) -> int:
+        return self.n_model.shape[1]
+
+    def pooled(self) -> "Sample":
+        """The same rows as one stratum (for rates measured without strata)."""
+        return Sample(
+            self.probs,
+            self.row_unit,
+            np.zeros_like(self.row_stratum),
+            self.row_weight,
+            self.said.sum(axis=1, keepdims=True),
+            self.prob_sums.sum(axis=1, keepdims=True),
+            self.ruled,
+            self.n_model.sum(axis=1, keepdims=True),
+        )
 
 
 @dataclass(frozen=True)
@@ -302,10 +429,15 @@ class Corrector:
             raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
         self.labels = cv.labels
         self.system = cv.system
-        self.n_rows = len(cv)
-        self.n_groups = len(np.unique(cv.groups))
+        self.n_rows = int((~cv.sampled).sum())
+        self.n_sampled = int(cv.sampled.sum())
+        self.n_groups = len(np.unique(cv.groups[~cv.sampled]))
+        self.n_strata = cv.n_strata
         self.method = method
         self.seed = seed
+        self.replicate_count = replicates
+        self.cv = cv
+        self.stratified_file = False  # set on a pooled() copy of stratified rates
         self.rates = measure_rates(cv)
         self.replicate_rates = bootstrap_rates(cv, replicates, np.random.default_rng(seed))
 
@@ -313,11 +445,28 @@ class Corrector:
     def replicates(self) -> int:
         return len(self.replicate_rates.prior)
 
+    def pooled(self) -> "Corrector":
+        """The same rates as one set for every paragraph: for samples whose strata are unknown."""
+        pooled = Corrector(
+            replace(self.cv, strata=np.zeros_like(self.cv.strata), n_strata=1),
+            self.method,
+            self.replicate_count,
+            self.seed,
+        )
+        pooled.stratified_file = self.n_strata > 1
+        return pooled
+
     def estimate(self, sample: Sample, confidence: float = CONFIDENCE) -> Estimate:
         """Corrected shares of `sample` with a percentile interval over paired bootstrap replicates."""
         raw = raw_estimate(sample)
         if raw.n == 0:
             return raw
+        if self.n_strata == 1:
+            sample = sample.pooled()
+        elif sample.strata != self.n_strata:
+            raise ValueError(
+                "these rates are per vocabulary stratum: build the Sample with each row's strata"
+            )
         rng = np.random.default_rng(self.seed + 1)
         point = _mix(sample, corrected_shares(self.method, self.rates, sample, np.ones(sample.units)))
         # Replicates go in chunks so that the (replicates, units) weights, and EM's (replicates, rows,
@@ -346,24 +495,41 @@ def resample_counts(rng: np.random.Generator, units: int, replicates: int) -> np
 
 def raw_estimate(sample: Sample) -> Estimate:
     """Count shares and mean probabilities alone (what is known without error rates)."""
-    n = int(sample.n_model.sum() + sample.ruled.sum())
-    if n == 0:
-        nothing = np.full(sample.said.shape[1], np.nan)
+    total = float(sample.n_model.sum() + sample.ruled.sum())
+    if total == 0:
+        nothing = np.full(sample.ruled.shape[1], np.nan)
         return Estimate(0, nothing, nothing)
     ruled = sample.ruled.sum(axis=0)
-    return Estimate(n, (sample.said.sum(axis=0) + ruled) / n, (sample.prob_sums.sum(axis=0) + ruled) / n)
+    said, prob_sums = sample.said.sum(axis=(0, 1)), sample.prob_sums.sum(axis=(0, 1))
+    return Estimate(round(total), (said + ruled) / total, (prob_sums + ruled) / total)
 
 
 def _mix(sample: Sample, model_shares: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Shares of all rows: the model-labeled rows' corrected shares plus the rows labeled by rule."""
     weights = np.ones(sample.units) if weights is None else weights
-    n_model = (weights @ sample.n_model)[..., None]
+    n_model = (weights @ sample.n_model.sum(axis=1))[..., None]
     ruled = weights @ sample.ruled
     return (n_model * model_shares + ruled) / np.maximum(n_model + ruled.sum(axis=-1, keepdims=True), 1e-12)
 
 
 def _take(rates: Rates, index: slice) -> Rates:
     return Rates(rates.hard[index], rates.soft[index], rates.prior[index])
+
+
+def rate_variants(cv: CvPredictions) -> dict[str, CvPredictions]:
+    """The ways of measuring rates that the comparison weighs against each other.
+
+    `stratified` is the file as it is. When it has strata or random-sample rows, the ablations are one
+    set of rates from every row (`pooled`) and one from the labeled CV rows alone (`labeled rows`, as
+    before the random sample existed).
+    """
+    variants = {"stratified": cv}
+    one = replace(cv, strata=np.zeros_like(cv.strata), n_strata=1)
+    if cv.n_strata > 1:
+        variants["pooled"] = one
+    if cv.sampled.any():
+        variants["labeled rows"] = one.subset(~cv.sampled)
+    return variants
 
 
 def compare_methods(
@@ -377,49 +543,69 @@ def compare_methods(
     """How well each method recovers known shares of held-out CV folds, and how often intervals cover them.
 
     Each fold in turn is held out: rates come from the other folds, and the held-out fold is
-    estimated as it is (its addresses are the bootstrap units), then `shifted` times resampled to a
-    random label mix (drawn uniformly from all mixes; the fold's size, rows drawn with replacement
-    within each label) to test the methods under prior shift, where counting fails most.
+    estimated as it is: every paragraph of its years (`natural`: random-sample rows weighted, when
+    the file has them, so the fold stands for whole addresses), and its labeled rows alone
+    (`labeled`: foreign-policy paragraphs, when there are random-sample rows); its years are the
+    bootstrap units. It is then `shifted` times resampled to a random label mix (drawn uniformly from
+    all mixes; the fold's size, rows drawn with replacement within each label, in proportion to their
+    weights) to test the methods under prior shift, where counting fails most. The default method
+    (ACC) is also run with the ablated rates of `rate_variants`.
     """
     rng = np.random.default_rng(seed)
     k = len(cv.labels)
-    errors: dict[tuple[Method, str], list[np.ndarray]] = {}
-    covered: dict[tuple[Method, str], list[np.ndarray]] = {}
+    variants = rate_variants(cv)
+    systems = [(method, "stratified") for method in methods]
+    systems += [(DEFAULT_METHOD, name) for name in variants if name != "stratified"]
+    errors: dict[tuple[str, str], list[np.ndarray]] = {}
+    used: dict[str, int] = {}
+    covered: dict[tuple[str, str], list[np.ndarray]] = {}
     for fold in np.unique(cv.folds):
-        train, test = cv.subset(cv.folds != fold), cv.subset(cv.folds == fold)
-        correctors = [Corrector(train, method, _replicates(method, replicates), seed) for method in methods]
-        cases = [
-            ("natural", Sample.of(test.probs, test.groups), np.bincount(test.gold, minlength=k) / len(test))
-        ]
+        test = cv.subset(cv.folds == fold)
+        correctors = {
+            (method, name): Corrector(
+                variants[name].subset(variants[name].folds != fold),
+                method,
+                _replicates(method, replicates),
+                seed,
+            )
+            for method, name in systems
+        }
+
+        everything = np.arange(len(test))
+        cases = [("natural", *_held_out(test, everything, test.weights))]
+        if test.sampled.any():
+            labeled = np.flatnonzero(~test.sampled)
+            cases.append(("labeled", *_held_out(test, labeled, np.ones(len(labeled)))))
         for _ in range(shifted):
             counts = rng.multinomial(len(test), rng.dirichlet(np.ones(k)))
-            rows = np.concatenate(
-                [rng.choice(np.flatnonzero(test.gold == j), c) for j, c in enumerate(counts) if c]
-            )
+            rows = np.concatenate([_draw(rng, test, j, c) for j, c in enumerate(counts) if c])
             # The resampled rows come from a few addresses, often many times over: addresses stay the units.
-            cases.append(("shifted", Sample.of(test.probs[rows], test.groups[rows]), counts / counts.sum()))
-        for case, sample, truth in cases:
-            for corrector in correctors:
+            cases.append(("shifted", *_held_out(test, rows, np.ones(len(rows)))))
+        for name, sample, truth in cases:
+            for (method, variant), corrector in correctors.items():
                 estimate = corrector.estimate(sample, confidence)
                 assert (
                     estimate.corrected is not None and estimate.low is not None and estimate.high is not None
                 )
-                key = (corrector.method, case)
+                key = (method if variant == "stratified" else f"{method} ({variant})", name)
+                used[key[0]] = corrector.replicates
                 errors.setdefault(key, []).append(np.abs(estimate.corrected - truth))
                 covered.setdefault(key, []).append((estimate.low <= truth) & (truth <= estimate.high))
     results: dict[str, Any] = {
         "labels": list(cv.labels),
         "system": cv.system,
-        "rows": len(cv),
+        "rows": int((~cv.sampled).sum()),
+        "random_sample_rows": int(cv.sampled.sum()),
+        "strata": list(STRATA) if cv.n_strata > 1 else [],
         "folds": len(np.unique(cv.folds)),
         "shifted_per_fold": shifted,
         "replicates": replicates,
         "confidence": confidence,
         "methods": {},
     }
-    for (method, case), values in errors.items():
-        mae, coverage = np.mean(values, axis=0), np.mean(covered[(method, case)], axis=0)
-        results["methods"].setdefault(method, {"replicates": _replicates(method, replicates)})[case] = {
+    for (system, name), values in errors.items():
+        mae, coverage = np.mean(values, axis=0), np.mean(covered[(system, name)], axis=0)
+        results["methods"].setdefault(system, {"replicates": used[system]})[name] = {
             "samples": len(values),
             "mae": {label: round(float(v), 4) for label, v in zip(cv.labels, mae, strict=True)},
             "coverage": {label: round(float(v), 3) for label, v in zip(cv.labels, coverage, strict=True)},
@@ -427,18 +613,37 @@ def compare_methods(
     return results
 
 
+def _draw(rng: np.random.Generator, test: CvPredictions, label: int, count: int) -> np.ndarray:
+    """`count` rows of gold `label`, with replacement, in proportion to their weights."""
+    pick = np.flatnonzero(test.gold == label)
+    weights = test.weights[pick]
+    return rng.choice(pick, count, p=None if np.all(weights == weights[0]) else weights / weights.sum())
+
+
+def _held_out(test: CvPredictions, rows: np.ndarray, weights: np.ndarray) -> tuple[Sample, np.ndarray]:
+    """Held-out `rows` (repeats allowed, weighted) as a Sample, addresses as units; and their true shares."""
+    truth = np.bincount(test.gold[rows], weights=weights, minlength=len(test.labels))
+    strata = test.strata[rows] if test.n_strata > 1 else None
+    sample = Sample.of(test.probs[rows], test.groups[rows], None, strata, row_weights=weights)
+    return sample, truth / truth.sum()
+
+
 def _replicates(method: Method, replicates: int) -> int:
     return min(replicates, EM_COMPARISON_REPLICATES) if method == "em" else replicates
 
 
 def comparison_markdown(results: dict[str, Any]) -> str:
-    """`compare_methods`'s results as two markdown tables (held-out folds as they are; shifted mixes)."""
+    """`compare_methods`'s results as markdown tables, one per kind of held-out sample."""
     labels = results["labels"]
     lines = []
+    whole = " (every paragraph of those years: labeled rows and the weighted random sample)"
     for case, title in (
-        ("natural", "held-out folds as they are"),
+        ("natural", "held-out folds as they are" + (whole if results.get("random_sample_rows") else "")),
+        ("labeled", "held-out folds' labeled rows alone (foreign-policy paragraphs)"),
         ("shifted", "held-out folds resampled to shifted label mixes"),
     ):
+        if case not in next(iter(results["methods"].values())):
+            continue
         any_method = next(iter(results["methods"].values()))[case]
         lines += [
             f"{title} ({any_method['samples']} samples): mean absolute error, points; coverage of the "

@@ -239,7 +239,7 @@ async def documents(
     predictions, labels = [e.prediction for e in explained], runtime.info.labels
     # The interval's bootstrap is not inference, but at a few ms per hundred paragraphs it stays off the loop.
     corrected = await asyncio.to_thread(
-        corrected_shares, predictions, labels, runtime.corrector, headings, runtime.no_rates
+        corrected_shares, predictions, labels, runtime.corrector, headings, runtime.no_rates, texts
     )
     summary = summarize(predictions, labels, settings.mixed_threshold, corrected)
     return DocumentResponse(model=runtime.ref, paragraphs=results, summary=summary)

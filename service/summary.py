@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from model.labels import STANCE_LABELS
-from model.quantify import Corrector, Sample
+from model.quantify import Corrector, Sample, stratum
 from service.schemas import CorrectedShares, Overall, ShareInterval, Summary
 
 if TYPE_CHECKING:  # importing the Labeler module pulls in transformers; types need not
@@ -33,15 +33,23 @@ def corrected_shares(
     corrector: Corrector | None,
     headings: Sequence[bool] | None = None,
     no_rates: str = NO_RATES,
+    texts: Sequence[str] | None = None,
 ) -> CorrectedShares:
-    """The document's label shares corrected for the model's errors; headings keep their rule's label."""
+    """The document's label shares corrected for the model's errors; headings keep their rule's label.
+
+    The paragraphs' `texts` place each in its vocabulary stratum, whose error rates correct it; without
+    them one set of rates serves all (`Corrector.pooled`).
+    """
     ruled = np.zeros(len(predictions), bool) if headings is None else np.asarray(headings, bool)
     read = int((~ruled).sum())
     short = read < SHORT_DOCUMENT
     if corrector is None:
         return CorrectedShares(method=None, shares=None, short=short, note=no_rates)
     probs = np.array([[p.scores[label] for label in labels] for p in predictions], dtype=np.float64)
-    estimate = corrector.estimate(Sample.of(probs, ruled=ruled))
+    if texts is None and corrector.n_strata > 1:
+        corrector = corrector.pooled()
+    strata = [stratum(text) for text in texts] if texts is not None and corrector.n_strata > 1 else None
+    estimate = corrector.estimate(Sample.of(probs, ruled=ruled, strata=strata))
     assert estimate.corrected is not None and estimate.low is not None and estimate.high is not None
     shares = {
         label: ShareInterval(
@@ -51,10 +59,16 @@ def corrected_shares(
         )
         for i, label in enumerate(labels)
     }
+    sampled = (
+        f" and {corrector.n_sampled:,} on a random sample of unlabeled paragraphs"
+        if corrector.n_sampled
+        else ""
+    )
+    by = ", by how many foreign-policy words a paragraph uses" if corrector.n_strata > 1 else ""
     note = (
         f"Shares of the document's {len(predictions)} paragraphs, corrected for the model's error rates on "
         f"real text ({corrector.method.upper()}, rates from {corrector.n_rows:,} cross-validated "
-        "predictions); 95% intervals over the paragraphs and the rates."
+        f"predictions{sampled}{by}); 95% intervals over the paragraphs and the rates."
     )
     if short:
         note += (

@@ -110,3 +110,28 @@ def write_cv_predictions(directory: Path, groups: int = 100, rows_per_group: int
     }
     write_json(directory / "cv_predictions.json", content)
     return directory
+
+
+def write_stratified_cv_predictions(directory: Path, seed: int = 0) -> Path:
+    """Labeled rows of foreign-policy paragraphs (stratum 2: a confused model, many stances) and a
+    weighted random sample of the rest (strata 1 and 0: fewer stances, fewer errors), by year."""
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list] = {k: [] for k in ("gold", "probs", "groups", "weights", "strata", "sources")}
+    for year in range(1900, 1960):
+        for stratum_index, prior, rows, spread, weight, source in (
+            (2, [0.25, 0.3, 0.45], 30, 0.9, 1.0, "cv"),
+            (1, [0.1, 0.15, 0.75], 20, 0.6, 5.0, "random_sample"),
+            (0, [0.03, 0.03, 0.94], 40, 0.35, 10.0, "random_sample"),
+        ):
+            gold, probs = synthetic_rows(rng, rng.multinomial(rows, prior), spread)
+            parts["gold"] += [LABELS[g] for g in gold]
+            parts["probs"] += np.round(probs, 6).tolist()
+            parts["groups"] += [str(year)] * len(gold)
+            parts["weights"] += [weight] * len(gold)
+            parts["strata"] += [stratum_index] * len(gold)
+            parts["sources"] += [source] * len(gold)
+    n = len(parts["gold"])
+    content = {"labels": list(LABELS), "system": "synthetic", "ids": [f"r{i}" for i in range(n)]}
+    content |= {**parts, "folds": [int(g) % 5 for g in parts["groups"]]}
+    write_json(directory / "cv_predictions.json", content)
+    return directory

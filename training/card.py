@@ -93,7 +93,8 @@ def write_card(directory: Path, config: TrainConfig, report: dict[str, Any]) -> 
     else:
         backend_section = f"served by {report.get('backend', 'torch')} (no int8 export configured)."
     seconds, threads = training.get("seconds", "?"), training.get("threads", "?")
-    real_text = _real_text_section(report)
+    shipped = "model+tfidf" if config.model.bag_of_words_weight else "model"
+    real_text = _real_text_section(report, shipped, read_json(directory / "cv_predictions.json"))
     ece = f"ECE {calibration.get('ece_before')} -> {calibration.get('ece_after')}"
     nll = f"NLL {calibration.get('nll_before')} -> {calibration.get('nll_after')}"
     config_toml = _as_toml(config)
@@ -167,7 +168,7 @@ def _interval(entry: dict[str, Any]) -> str:
     return f"{entry['macro_f1']:.3f} ({low:.3f}-{high:.3f})"
 
 
-def _real_text_section(report: dict[str, Any]) -> str:
+def _real_text_section(report: dict[str, Any], shipped: str, rates: dict[str, Any] | None) -> str:
     """Cross-validation over the team-labeled SOTU rows and the live op-ed check, with intervals."""
     lines = ["## On real text (macro-F1 with 95% bootstrap intervals)"]
     cv = report.get("cv")
@@ -190,7 +191,23 @@ def _real_text_section(report: dict[str, Any]) -> str:
                 if gap
                 else ""
             )
-            lines.append(f"| {system} | {_interval(entry['cv'])} | {shown} |")
+            name = f"**{system} (shipped)**" if system == shipped else system
+            lines.append(f"| {name} | {_interval(entry['cv'])} | {shown} |")
+        if rates:
+            sources = rates.get("sources", ["cv"] * len(rates["ids"]))
+            sampled = sources.count("random_sample")
+            lines += [
+                "",
+                f"Error rates for `stance summarize` (`cv_predictions.json`): the shipped system's "
+                f"{sources.count('cv'):,} out-of-fold predictions"
+                + (
+                    f", and its predictions on {sampled:,} randomly drawn unlabeled odd-year paragraphs "
+                    "it never read (weighted to stand for every such paragraph), by vocabulary stratum"
+                    if sampled
+                    else ""
+                )
+                + ".",
+            ]
     live = report.get("live_oped")
     if live:
         lines += [

@@ -38,6 +38,9 @@ class DataSection(_Section):
     splits: str = Field(description="JSON file mapping corpus ids to train/dev/test")
     real_dev: str = Field(description="real labeled dev set: calibration and reports only")
     cv_summary: str | None = Field(None, description="`stance cv` summary of this recipe, for the card")
+    random_sample: str | None = Field(
+        None, description="labeled random sample of unlabeled SOTU paragraphs: error rates only, never read"
+    )
 
 
 class TrainSection(_Section):

@@ -136,18 +136,26 @@ def with_soft_targets(
     encoder_dir: Path,
     cache: Path,
     seed: int,
+    never_pooled: Sequence[dict] = (),
 ) -> tuple[list[dict], dict[str, Any]]:
     """The student's training rows: labeled rows with mixed targets, pool rows with the teacher's.
 
     `never_read` are rows the pool must not contain (the real dev set); `exclude_years` are SOTU
-    years the run holds out (a CV fold's test years).
+    years the run holds out (a CV fold's test years). `never_pooled` rows (the error-rate random sample)
+    are dropped from the drawn pool rather than from its candidates, so that adding them leaves every
+    other pool row as it was.
     """
     teacher = Teacher(EmbeddingCache(encoder_dir, cache), config.embedding_weight, config.embedding_c)
     hard = np.eye(len(LABELS))[[LABELS.index(row["label"]) for row in rows]]
     held_out = out_of_fold(teacher, rows, config.teacher_folds)
     labeled_targets = config.hard_weight * hard + (1 - config.hard_weight) * held_out
     exclude = {row["text"].strip() for row in [*rows, *never_read]}
-    pool = sotu_pool(exclude, exclude_years, config.pool_size, seed)
+    never_pooled_texts = {row["text"].strip() for row in never_pooled}
+    pool = [
+        row
+        for row in sotu_pool(exclude, exclude_years, config.pool_size, seed)
+        if row["text"] not in never_pooled_texts
+    ]
     pool_targets = teacher.fit(rows).predict(pool) if pool else np.zeros((0, len(LABELS)))
     out = [{**row, "target": t.tolist()} for row, t in zip(rows, labeled_targets, strict=True)]
     out += [{**row, "target": t.tolist()} for row, t in zip(pool, pool_targets, strict=True)]

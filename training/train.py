@@ -253,8 +253,13 @@ def student_rows(
 
     encoder = resolve_base(config.distill.encoder)
     cache = root / config.distill.cache
+    held_out: list[dict] = []
+    if config.data.random_sample:  # the error-rate sample: the model must never have read it
+        from training.rates import read_random_sample
+
+        held_out = read_random_sample(root / config.data.random_sample)
     return with_soft_targets(
-        config.distill, rows, never_read, set(exclude_years), encoder, cache, config.train.seed
+        config.distill, rows, never_read, set(exclude_years), encoder, cache, config.train.seed, held_out
     )
 
 
@@ -312,9 +317,17 @@ def finalize(
     if config.data.cv_summary:
         summary = Path(config.data.cv_summary)
         report["cv"] = cv_summary
-        # The shipped system's out-of-fold predictions: the error rates `stance summarize` corrects with.
+        # The shipped system's out-of-fold predictions (and its predictions on the random sample):
+        # the error rates `stance summarize` corrects with.
         if (summary.parent / CV_PREDICTIONS).exists():
-            shutil.copy(summary.parent / CV_PREDICTIONS, output_dir / CV_PREDICTIONS)
+            rates = json.loads((summary.parent / CV_PREDICTIONS).read_text())
+            if config.data.random_sample:
+                from training.rates import read_random_sample, with_random_sample
+
+                texts = {row["id"]: row["text"] for row in sets["train"]}
+                sample = read_random_sample(Path(config.data.random_sample))
+                rates = with_random_sample(rates, texts, labeler, sample)
+            (output_dir / CV_PREDICTIONS).write_text(json.dumps(rates, separators=(",", ":")) + "\n")
     if live_rows:
         report["live_oped"] = live_report(labeler, list(live_rows), sets["train"])
     report["training"] = training

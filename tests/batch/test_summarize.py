@@ -12,7 +12,7 @@ from model.directory import Manifest, write_json
 from model.labels import ID2LABEL, LABELS
 from model.quantify import DEFAULT_METHOD
 from tests.batch.conftest import FakeLabeler, run_label, write_rows
-from tests.conftest import synthetic_rows, write_cv_predictions
+from tests.conftest import synthetic_rows, write_cv_predictions, write_stratified_cv_predictions
 
 COLUMNS = ["group", "label", "n", "count_share", "mean_probability", "corrected_share", "low", "high"]
 
@@ -113,6 +113,29 @@ def test_corrected_shares_are_closer_to_the_truth_than_counts(tmp_path: Path) ->
     for r, truth in zip(table, counts / counts.sum(), strict=True):
         assert abs(float(r["corrected_share"]) - truth) < abs(float(r["count_share"]) - truth)
         assert float(r["low"]) <= truth <= float(r["high"])
+
+
+def test_rates_by_stratum_need_the_text_column(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """With the paragraphs' text each is corrected by its stratum's rates; without it, one set serves all."""
+    directory = model_dir(tmp_path / "model", rates=False)
+    write_stratified_cv_predictions(directory)
+    rows = labeled_rows(n_documents=10, seed=2)
+    for i, row in enumerate(rows):
+        row["text"] = "Treaties, trade and peace among nations." if i % 3 == 0 else "The harvest was good."
+    tables = {}
+    for name, keep in (
+        ("with", rows),
+        ("without", [{k: v for k, v in r.items() if k != "text"} for r in rows]),
+    ):
+        labeled = write_rows(tmp_path / f"{name}.jsonl", keep)
+        assert main(["summarize", str(labeled), "--model", str(directory), "--replicates", "100"]) == 0
+        tables[name] = read_csv(tmp_path / f"{name}.jsonl.summary.csv")
+        out = capsys.readouterr().out
+        assert ("measured separately for paragraphs with 0-1 foreign-policy words" in out) == (name == "with")
+        assert ("has no `text` column" in out) == (name == "without")
+        assert "random sample of unlabeled paragraphs" in out
+    assert [r["count_share"] for r in tables["with"]] == [r["count_share"] for r in tables["without"]]
+    assert [r["corrected_share"] for r in tables["with"]] != [r["corrected_share"] for r in tables["without"]]
 
 
 def test_without_rates_it_gives_raw_shares_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
         ("sotu_second_pass_i.jsonl", "data/sotu_train/odd_years_i.jsonl"),
         ("sotu_second_pass_j.jsonl", "data/sotu_train/odd_years_j.jsonl"),
         ("sotu_second_pass_k.jsonl", "data/sotu_train/odd_years_k.jsonl"),
+        ("random_sample_second_pass.jsonl", "data/sotu_random/random_sample.jsonl"),
         ("corpus_second_pass.jsonl", "data/corpus/*.jsonl"),
         ("corpus_second_pass_g10_g12.jsonl", "data/corpus/g1[0-2].jsonl"),
         ("corpus_second_pass_g13_g15.jsonl", "data/corpus/g1[3-5].jsonl"),

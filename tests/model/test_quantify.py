@@ -1,6 +1,7 @@
 """model.quantify: loading CV predictions, the corrections, their intervals and the method comparison."""
 
 import json
+from dataclasses import astuple, replace
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from model.labeler import softmax
 from model.labels import LABELS
 from model.quantify import (
     DEFAULT_METHOD,
+    STRATA,
     Corrector,
     Sample,
     adjust,
@@ -20,10 +22,12 @@ from model.quantify import (
     load_corrector,
     load_cv_predictions,
     measure_rates,
+    rate_variants,
     raw_estimate,
     resample_counts,
+    stratum,
 )
-from tests.conftest import TRAIN_PRIOR, synthetic_rows, write_cv_predictions
+from tests.conftest import TRAIN_PRIOR, synthetic_rows, write_cv_predictions, write_stratified_cv_predictions
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +163,57 @@ def test_on_held_out_synthetic_folds_corrections_beat_counts_and_intervals_cover
         assert methods["cc"]["shifted"]["coverage"][label] < 0.5
     table = comparison_markdown(results)
     assert "| pacc |" in table and "coverage realist" in table
+
+
+def test_strata_count_distinct_foreign_policy_words() -> None:
+    assert stratum("We reformed the tariff schedule.") == 0  # one word: `tariff`
+    assert stratum("The navy and the Navy guard our commerce.") == 1  # navy, commerce
+    assert stratum("Peace among nations rests on treaties, trade and the League.") == 2
+    assert [STRATA[stratum(t)] for t in ("", "War. War. War.")] == [STRATA[0], STRATA[0]]
+
+
+def test_weighted_rows_count_as_that_many_rows(tmp_path: Path) -> None:
+    cv = load_cv_predictions(write_stratified_cv_predictions(tmp_path))
+    assert cv is not None and cv.n_strata == len(STRATA) and cv.sampled.sum() > 0
+    repeat = np.repeat(np.arange(len(cv)), cv.weights.astype(int))
+    ones = replace(cv.subset(repeat), weights=np.ones(len(repeat)))
+    for a, b in zip(astuple(measure_rates(cv)), astuple(measure_rates(ones)), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+def test_each_stratum_is_corrected_with_its_own_rates(tmp_path: Path) -> None:
+    """Rates of the labeled (keyword-rich) rows alone overcorrect a whole-address mix; by stratum, not."""
+    cv = load_cv_predictions(write_stratified_cv_predictions(tmp_path))
+    assert cv is not None
+    rng = np.random.default_rng(9)
+    gold_fp, probs_fp = synthetic_rows(rng, np.array([100, 120, 180]), 0.9)
+    gold_dom, probs_dom = synthetic_rows(rng, np.array([60, 60, 3880]), 0.35)
+    probs = np.vstack([probs_fp, probs_dom])
+    strata = np.r_[np.full(len(gold_fp), 2), np.zeros(len(gold_dom), int)]
+    truth = np.bincount(np.r_[gold_fp, gold_dom], minlength=3) / len(strata)
+    stratified = Corrector(cv, "acc", replicates=200).estimate(Sample.of(probs, None, None, strata))
+    labeled_only = Corrector(rate_variants(cv)["labeled rows"], "acc", replicates=200).estimate(
+        Sample.of(probs)
+    )
+    assert stratified.corrected is not None and labeled_only.corrected is not None
+    error, before = np.abs(stratified.corrected - truth), np.abs(labeled_only.corrected - truth)
+    assert (error < before).all() and error.max() < 0.01, (error, before)
+    assert stratified.low is not None and stratified.high is not None
+    assert ((stratified.low <= truth) & (truth <= stratified.high)).all()
+    with pytest.raises(ValueError, match="per vocabulary stratum"):
+        Corrector(cv, "acc", replicates=20).estimate(Sample.of(probs))
+    pooled = Corrector(cv, "acc", replicates=20).pooled()
+    assert pooled.n_strata == 1 and pooled.stratified_file
+    assert pooled.estimate(Sample.of(probs, None, None, strata)).corrected is not None
+
+
+def test_a_stratum_without_a_label_is_an_error(tmp_path: Path) -> None:
+    content = json.loads((write_stratified_cv_predictions(tmp_path) / "cv_predictions.json").read_text())
+    content["strata"] = [3 if s == 2 else s for s in content["strata"]]
+    write_json(tmp_path / "cv_predictions.json", content)
+    with pytest.raises(ValueError, match="strata must be indices"):
+        load_cv_predictions(tmp_path)
+    content["strata"] = [1 if s == 3 else s for s in content["strata"]]
+    write_json(tmp_path / "cv_predictions.json", content)
+    with pytest.raises(ValueError, match=r"no row in stratum '4\+ foreign-policy words' has gold label"):
+        load_cv_predictions(tmp_path)

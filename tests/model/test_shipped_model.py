@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from model.directory import Manifest, default_model_dir, read_labels
-from model.labeler import Labeler
+from model.labeler import Labeler, softmax
 from model.labels import LABELS
+from model.quantify import stratum
 from training.config import load_config
-from training.corpus import load_training_data
+from training.corpus import load_training_data, read_jsonl
 from training.metrics import classification_report
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "default"
@@ -75,10 +76,33 @@ def test_reported_cross_validation_is_what_the_stored_predictions_score() -> Non
     if "cv" not in metrics:
         pytest.skip("this model's recipe was not cross-validated")
     stored = json.loads((SHIPPED / "cv_predictions.json").read_text())
-    predicted = [LABELS[i] for i in np.asarray(stored["probs"]).argmax(axis=1)]
-    report = classification_report(stored["gold"], predicted, None, LABELS)
+    # The file also holds the shipped model's predictions on the random sample (error rates only).
+    cv = [s == "cv" for s in stored.get("sources", ["cv"] * len(stored["gold"]))]
+    predicted = [LABELS[i] for i in np.asarray(stored["probs"])[cv].argmax(axis=1)]
+    report = classification_report(
+        [g for g, c in zip(stored["gold"], cv, strict=True) if c], predicted, None, LABELS
+    )
     assert report["macro_f1"] == metrics["cv"]["systems"][stored["system"]]["cv"]["macro_f1"]
     assert f"{report['macro_f1']:.3f}" in (SHIPPED / "README.md").read_text()
+
+
+def test_the_random_sample_rows_are_the_shipped_models_own_predictions() -> None:
+    """The sample rows in the rates file are what the shipped model says of the committed sample."""
+    stored = json.loads((SHIPPED / "cv_predictions.json").read_text())
+    sample = {
+        row["id"]: row
+        for row in (row for _, row in read_jsonl(SHIPPED.parents[1] / "data/sotu_random/random_sample.jsonl"))
+    }
+    rows = [i for i, s in enumerate(stored.get("sources", [])) if s == "random_sample"]
+    assert [stored["ids"][i] for i in rows] == list(sample)
+    picked = rows[::40]
+    texts = [sample[stored["ids"][i]]["text"] for i in picked]
+    labeler = Labeler(SHIPPED)
+    probs = softmax(labeler.logits(texts)[0])
+    np.testing.assert_allclose(probs, np.asarray(stored["probs"])[picked], atol=2e-5)
+    assert [stored["strata"][i] for i in picked] == [stratum(t) for t in texts]
+    assert [stored["gold"][i] for i in rows] == [row["label"] for row in sample.values()]
+    assert [stored["weights"][i] for i in rows] == [row["weight"] for row in sample.values()]
 
 
 def test_default_config_trains_on_the_shipped_models_data() -> None:

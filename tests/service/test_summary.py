@@ -1,5 +1,7 @@
 """The document verdict rule (service.summary), on hand-made predictions."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -7,7 +9,7 @@ from model.labeler import Prediction
 from model.labels import LABELS
 from model.quantify import DEFAULT_METHOD, Corrector, load_corrector
 from service.summary import corrected_shares, summarize
-from tests.conftest import synthetic_rows, write_cv_predictions
+from tests.conftest import synthetic_rows, write_cv_predictions, write_stratified_cv_predictions
 
 
 def prediction(realist: float, liberal: float) -> Prediction:
@@ -129,3 +131,18 @@ def test_without_rates_the_summary_says_it_is_not_corrected() -> None:
     summary = summarize([REALIST, NEITHER], LABELS)
     assert summary.corrected_shares.method is None and summary.corrected_shares.shares is None
     assert summary.corrected_shares.note.startswith("Not corrected")
+
+
+def test_a_documents_paragraphs_are_corrected_by_their_vocabulary_stratum(tmp_path: Path) -> None:
+    stratified = load_corrector(write_stratified_cv_predictions(tmp_path), LABELS, replicates=100)
+    assert stratified is not None and stratified.n_strata > 1
+    predictions = synthetic_predictions(60)
+    texts = [
+        "Treaties, trade and peace among nations." if i % 4 == 0 else "Roads were built." for i in range(60)
+    ]
+    by_stratum = corrected_shares(predictions, LABELS, stratified, texts=texts)
+    one_set = corrected_shares(predictions, LABELS, stratified)  # no texts: the pooled rates
+    assert "by how many foreign-policy words" in by_stratum.note and "random sample" in by_stratum.note
+    assert "by how many foreign-policy words" not in one_set.note
+    assert by_stratum.shares is not None and one_set.shares is not None
+    assert by_stratum.shares["neither"].share != one_set.shares["neither"].share

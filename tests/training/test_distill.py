@@ -69,3 +69,10 @@ def test_targets_mix_hard_labels_with_an_out_of_fold_teacher(
     )
     assert [r["target"] for r in again] == [r["target"] for r in out]
     assert len(EmbeddingCache(tiny_model_dir, tmp_path / "cache.npz").vectors) == len(rows) + 25
+
+    # Rows that must never be pooled (the error-rate sample) leave the rest of the pool as it was.
+    fewer, _ = with_soft_targets(
+        config, rows, never_read, {"1961"}, tiny_model_dir, tmp_path / "cache.npz", seed=0,
+        never_pooled=pool[:5],
+    )  # fmt: skip
+    assert [r["id"] for r in fewer[len(rows) :]] == [r["id"] for r in pool[5:]]
