@@ -62,6 +62,8 @@ EM_TOLERANCE, EM_MAX_ITERATIONS = 1e-6, 300
 # EM's bootstrap runs the whole EM once per replicate (the others solve a 3 x 3 system): comparing methods
 # over hundreds of samples, its intervals use fewer replicates.
 EM_COMPARISON_REPLICATES = 100
+# The comparison's `eras` case: held-out rows by half-century, where there are enough of them.
+ERA_YEARS, MIN_ERA_ROWS = 50, 40
 
 
 # Foreign-policy vocabulary: a paragraph's stratum is how many of these (distinct, case-folded) it uses.
@@ -266,7 +268,7 @@ def em(probs: np.ndarray, prior: np.ndarray, weights: np.ndarray | None = None) 
     prior = np.maximum(np.asarray(prior, dtype=np.float64), 1e-12)
     weights = np.ones(probs.shape[0]) if weights is None else weights
     weights = np.broadcast_to(weights, (*prior.shape[:-1], probs.shape[0]))
-    total = weights.sum(axis=-1, keepdims=True)
+    total = np.maximum(weights.sum(axis=-1, keepdims=True), 1e-12)
     shares = prior.copy()
     for _ in range(EM_MAX_ITERATIONS):
         posterior = probs * (shares / prior)[..., None, :]
@@ -287,20 +289,22 @@ def corrected_shares(method: Method, rates: Rates, sample: "Sample", weights: np
     """
     sizes = weights @ sample.n_model  # (..., strata)
     if method == "em":
-        rows = weights[..., sample.row_unit] * sample.row_weight
-        per_stratum = np.stack(
-            [
-                em(
-                    sample.probs[sample.row_stratum == s],
-                    rates.prior[..., s, :],
-                    rows[..., sample.row_stratum == s],
-                )
-                if (sample.row_stratum == s).any()
-                else rates.prior[..., s, :]
-                for s in range(sample.strata)
-            ],
-            axis=-2,
-        )
+        # Replicates that drew no row of a stratum divide 0 by 0 there; those shares are dropped below.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rows = weights[..., sample.row_unit] * sample.row_weight
+            per_stratum = np.stack(
+                [
+                    em(
+                        sample.probs[sample.row_stratum == s],
+                        rates.prior[..., s, :],
+                        rows[..., sample.row_stratum == s],
+                    )
+                    if (sample.row_stratum == s).any()
+                    else rates.prior[..., s, :]
+                    for s in range(sample.strata)
+                ],
+                axis=-2,
+            )
     else:
         n = np.maximum(sizes, 1e-12)[..., None]
         counts = np.einsum("...u,usk->...sk", weights, sample.said) / n
@@ -313,6 +317,8 @@ def corrected_shares(method: Method, rates: Rates, sample: "Sample", weights: np
         else:
             raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     total = np.maximum(sizes.sum(axis=-1, keepdims=True), 1e-12)
+    # A stratum a replicate drew no row of has no shares (EM's are 0/0): it weighs nothing anyway.
+    per_stratum = np.where(sizes[..., None] > 0, per_stratum, 0.0)
     return (sizes[..., None] * per_stratum).sum(axis=-2) / total
 
 
@@ -544,9 +550,10 @@ def compare_methods(
 
     Each fold in turn is held out: rates come from the other folds, and the held-out fold is
     estimated as it is: every paragraph of its years (`natural`: random-sample rows weighted, when
-    the file has them, so the fold stands for whole addresses), and its labeled rows alone
-    (`labeled`: foreign-policy paragraphs, when there are random-sample rows); its years are the
-    bootstrap units. It is then `shifted` times resampled to a random label mix (drawn uniformly from
+    the file has them, so the fold stands for whole addresses), its labeled rows alone (`labeled`:
+    foreign-policy paragraphs, when there are random-sample rows), and each half-century of its
+    years (`eras`, the subgroups a `--by` summary compares); its years are the bootstrap units.
+    It is then `shifted` times resampled to a random label mix (drawn uniformly from
     all mixes; the fold's size, rows drawn with replacement within each label, in proportion to their
     weights) to test the methods under prior shift, where counting fails most. The default method
     (ACC) is also run with the ablated rates of `rate_variants`.
@@ -576,6 +583,12 @@ def compare_methods(
         if test.sampled.any():
             labeled = np.flatnonzero(~test.sampled)
             cases.append(("labeled", *_held_out(test, labeled, np.ones(len(labeled)))))
+        # Subgroups as users summarise them (`--by` an era): each half-century of the held-out years.
+        era = np.array([int(group) // ERA_YEARS if group.isdigit() else -1 for group in test.groups])
+        for value in np.unique(era):
+            rows = np.flatnonzero(era == value)
+            if value >= 0 and len(rows) >= MIN_ERA_ROWS:
+                cases.append(("eras", *_held_out(test, rows, test.weights[rows])))
         for _ in range(shifted):
             counts = rng.multinomial(len(test), rng.dirichlet(np.ones(k)))
             rows = np.concatenate([_draw(rng, test, j, c) for j, c in enumerate(counts) if c])
@@ -640,6 +653,7 @@ def comparison_markdown(results: dict[str, Any]) -> str:
     for case, title in (
         ("natural", "held-out folds as they are" + (whole if results.get("random_sample_rows") else "")),
         ("labeled", "held-out folds' labeled rows alone (foreign-policy paragraphs)"),
+        ("eras", "held-out folds' half-centuries (every paragraph of those years, as above)"),
         ("shifted", "held-out folds resampled to shifted label mixes"),
     ):
         if case not in next(iter(results["methods"].values())):
