@@ -219,21 +219,21 @@ DOCUMENT_EXAMPLES: dict[str, Any] = {
     },
 }
 
-# Real output of the shipped model (1.1.0) for the "explained" request shape; see docs/api.md.
+# Real output of the shipped model (2.0.0) for the request in docs/api.md's `explain` example.
 CLASSIFY_RESPONSE_EXAMPLE: dict[str, Any] = {
-    "model": {"name": "stance-minilm", "version": "1.1.0"},
+    "model": {"name": "stance-minilm", "version": "2.0.0"},
     "results": [
         {
             "label": "realist",
-            "score": 0.883682,
-            "scores": {"realist": 0.883682, "liberal_internationalist": 0.059232, "neither": 0.057087},
+            "score": 0.920672,
+            "scores": {"realist": 0.920672, "liberal_internationalist": 0.07514, "neither": 0.004188},
             "n_tokens": 50,
             "n_windows": 1,
             "truncated": False,
             "explanation": [
-                {"start": 0, "end": 44, "effect": 0.001425},
-                {"start": 45, "end": 170, "effect": 0.017884},
-                {"start": 171, "end": 227, "effect": 0.005705},
+                {"start": 0, "end": 44, "effect": -0.004995},
+                {"start": 45, "end": 170, "effect": 0.037272},
+                {"start": 171, "end": 227, "effect": 0.384156},
             ],
             "explanation_capped": False,
         }
