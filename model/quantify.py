@@ -115,18 +115,8 @@ class CvPredictions:
         return len(self.gold)
 
     def subset(self, mask: np.ndarray) -> "CvPredictions":
-        return CvPredictions(
-            self.labels,
-            self.system,
-            self.groups[mask],
-            self.folds[mask],
-            self.gold[mask],
-            self.probs[mask],
-            self.weights[mask],
-            self.strata[mask],
-            self.sampled[mask],
-            self.n_strata,
-        )
+        rows = ("groups", "folds", "gold", "probs", "weights", "strata", "sampled")
+        return replace(self, **{name: getattr(self, name)[mask] for name in rows})
 
 
 def load_cv_predictions(directory: str | Path, temperature: float = 1.0) -> CvPredictions | None:
