@@ -131,7 +131,7 @@ def write_stratified_cv_predictions(directory: Path, seed: int = 0) -> Path:
             parts["strata"] += [stratum_index] * len(gold)
             parts["sources"] += [source] * len(gold)
     n = len(parts["gold"])
-    content = {"labels": list(LABELS), "system": "synthetic", "ids": [f"r{i}" for i in range(n)]}
+    content: dict[str, list] = {"labels": list(LABELS), "ids": [f"r{i}" for i in range(n)]}
     content |= {**parts, "folds": [int(g) % 5 for g in parts["groups"]]}
     write_json(directory / "cv_predictions.json", content)
     return directory
