@@ -114,6 +114,10 @@ class CvPredictions:
     def __len__(self) -> int:
         return len(self.gold)
 
+    def pooled(self) -> "CvPredictions":
+        """The same rows as one stratum: one set of rates for every paragraph."""
+        return replace(self, strata=np.zeros_like(self.strata), n_strata=1)
+
     def subset(self, mask: np.ndarray) -> "CvPredictions":
         rows = ("groups", "folds", "gold", "probs", "weights", "strata", "sampled")
         return replace(self, **{name: getattr(self, name)[mask] for name in rows})
@@ -434,6 +438,7 @@ class Corrector:
         self.replicate_count = replicates
         self.cv = cv
         self.stratified_file = False  # set on a pooled() copy of stratified rates
+        self._pooled: Corrector | None = None
         self.rates = measure_rates(cv)
         self.replicate_rates = bootstrap_rates(cv, replicates, np.random.default_rng(seed))
 
@@ -442,15 +447,14 @@ class Corrector:
         return len(self.replicate_rates.prior)
 
     def pooled(self) -> "Corrector":
-        """The same rates as one set for every paragraph: for samples whose strata are unknown."""
-        pooled = Corrector(
-            replace(self.cv, strata=np.zeros_like(self.cv.strata), n_strata=1),
-            self.method,
-            self.replicate_count,
-            self.seed,
-        )
-        pooled.stratified_file = self.n_strata > 1
-        return pooled
+        """The same rates as one set for every paragraph: for samples whose strata are unknown.
+
+        Built once per Corrector (its bootstrap is the cost), so a caller may ask on every request.
+        """
+        if self._pooled is None:
+            self._pooled = Corrector(self.cv.pooled(), self.method, self.replicate_count, self.seed)
+            self._pooled.stratified_file = self.n_strata > 1
+        return self._pooled
 
     def estimate(self, sample: Sample, confidence: float = CONFIDENCE) -> Estimate:
         """Corrected shares of `sample` with a percentile interval over paired bootstrap replicates."""
@@ -520,7 +524,7 @@ def rate_variants(cv: CvPredictions) -> dict[str, CvPredictions]:
     before the random sample existed).
     """
     variants = {"stratified": cv}
-    one = replace(cv, strata=np.zeros_like(cv.strata), n_strata=1)
+    one = cv.pooled()
     if cv.n_strata > 1:
         variants["pooled"] = one
     if cv.sampled.any():

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from model.directory import CARD, Manifest, read_json
+from model.quantify import CV_PREDICTIONS
 from training.config import TrainConfig
 from training.evaluate import markdown_table
 
@@ -94,7 +95,7 @@ def write_card(directory: Path, config: TrainConfig, report: dict[str, Any]) -> 
         backend_section = f"served by {report.get('backend', 'torch')} (no int8 export configured)."
     seconds, threads = training.get("seconds", "?"), training.get("threads", "?")
     shipped = "model+tfidf" if config.model.bag_of_words_weight else "model"
-    real_text = _real_text_section(report, shipped, read_json(directory / "cv_predictions.json"))
+    real_text = _real_text_section(report, shipped, read_json(directory / CV_PREDICTIONS))
     ece = f"ECE {calibration.get('ece_before')} -> {calibration.get('ece_after')}"
     nll = f"NLL {calibration.get('nll_before')} -> {calibration.get('nll_after')}"
     config_toml = _as_toml(config)

@@ -29,6 +29,7 @@ from model.encoding import WindowConfig, encode, load_tokenizer
 from model.export import export_onnx
 from model.labeler import Labeler, softmax
 from model.labels import ID2LABEL, LABEL2ID, LABELS
+from model.quantify import CV_PREDICTIONS
 from training.calibration import fit_temperature, negative_log_likelihood
 from training.card import write_card
 from training.config import TrainConfig
@@ -253,13 +254,13 @@ def student_rows(
 
     encoder = resolve_base(config.distill.encoder)
     cache = root / config.distill.cache
-    held_out: list[dict] = []
+    never_pooled: list[dict] = []
     if config.data.random_sample:  # the error-rate sample: the model must never have read it
         from training.rates import read_random_sample
 
-        held_out = read_random_sample(root / config.data.random_sample)
+        never_pooled = read_random_sample(root / config.data.random_sample)
     return with_soft_targets(
-        config.distill, rows, never_read, set(exclude_years), encoder, cache, config.train.seed, held_out
+        config.distill, rows, never_read, set(exclude_years), encoder, cache, config.train.seed, never_pooled
     )
 
 
@@ -353,9 +354,6 @@ def record_int8_graph(output_dir: Path) -> None:
     replace(manifest, int8_sha256=sha256).save(output_dir)
     cache_dir().mkdir(parents=True, exist_ok=True)
     shutil.move(graph, cache_dir() / f"model.int8.{sha256}.onnx")
-
-
-CV_PREDICTIONS = "cv_predictions.json"
 
 
 def live_report(labeler: Labeler, rows: list[dict], train_rows: Sequence[dict]) -> dict[str, Any]:
