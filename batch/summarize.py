@@ -22,6 +22,7 @@ import numpy as np
 from batch.inputs import UsageError
 from model.quantify import (
     DEFAULT_METHOD,
+    METHOD_NAMES,
     METHODS,
     REPLICATES,
     STRATA,
@@ -286,7 +287,7 @@ def note(corrector: Corrector | None, model_dir: Path, labeled: Labeled) -> str:
     else:
         by = ""
     return (
-        f"corrected share: {corrector.method.upper()} with error rates from {corrector.n_rows:,} "
+        f"corrected share: {METHOD_NAMES[corrector.method]} with error rates from {corrector.n_rows:,} "
         f"cross-validated predictions ({corrector.system or 'unnamed system'}, {corrector.n_groups} "
         f"addresses' years){sampled}{by}; 95% interval from {corrector.replicates:,} bootstrap replicates "
         f"over {unit} and over those predictions' years."
@@ -410,7 +411,8 @@ def _summarize(args: argparse.Namespace) -> int:
     write_csv(csv_path, groups, labels)
     message = note(corrector, model_dir, labeled)
     title = (
-        f"Label shares, corrected for the model's errors ({corrector.method.upper()}), with 95% intervals"
+        f"Label shares, corrected for the model's errors ({METHOD_NAMES[corrector.method]}), "
+        "with 95% intervals"
         if corrector
         else "Label shares as counted: NOT corrected (the model directory has no error rates)"
     )

@@ -21,6 +21,11 @@ Methods, given rates measured on labeled predictions and a sample to correct:
   and M[i, j] = E[p_i | truth is j].
 - `em`, EM prior adjustment (Saerens, Latinne and Decaestecker 2002): re-weight the calibrated
   probabilities by the ratio of new to training shares until the shares stop changing.
+- `composite`: per label, counting moved towards ACC by the weight that minimises their blend's
+  expected squared error. ACC is unbiased but noisy; counting is steady but biased by (M - I) p. The
+  squared bias is estimated as (ACC - count)² less that difference's bootstrap variance, so the
+  weight is near 0 where the two differ by no more than noise (label mixes near the rate rows',
+  where counting's errors cancel) and near 1 under a real shift (`composite_weight`).
 Shares are clipped to [0, 1] and renormalised.
 
 Intervals are percentile bootstrap intervals that pair, in each replicate, a resample of the CV rows
@@ -50,9 +55,17 @@ from model.directory import read_json, read_temperature
 from model.labeler import softmax
 
 CV_PREDICTIONS = "cv_predictions.json"
-Method = Literal["cc", "acc", "pacc", "em"]
-METHODS: tuple[Method, ...] = ("cc", "acc", "pacc", "em")
-DEFAULT_METHOD: Method = "acc"  # chosen on held-out CV folds: docs/batch.md
+Method = Literal["cc", "acc", "pacc", "em", "composite"]
+METHODS: tuple[Method, ...] = ("cc", "acc", "pacc", "em", "composite")
+DEFAULT_METHOD: Method = "composite"  # chosen on held-out CV folds: docs/batch.md
+# How notes, printouts and plot titles name each method.
+METHOD_NAMES: dict[str, str] = {
+    "cc": "CC (counting)",
+    "acc": "ACC",
+    "pacc": "PACC",
+    "em": "EM",
+    "composite": "COMPOSITE of counting and ACC",
+}
 REPLICATES = 1000
 CONFIDENCE = 0.95
 # Units beyond this are bootstrapped in random blocks of exchangeable units (a valid bootstrap of
@@ -467,21 +480,70 @@ class Corrector:
             raise ValueError(
                 "these rates are per vocabulary stratum: build the Sample with each row's strata"
             )
+        if self.method == "composite":
+            count, count_replicates, *_ = self._shares("cc", sample)
+            adjusted, adjusted_replicates, read, ruled = self._shares("acc", sample)
+            point, replicates = composite(count, adjusted, count_replicates, adjusted_replicates)
+        else:
+            point, replicates, read, ruled = self._shares(self.method, sample)
+        everything = np.ones(sample.units)
+        point = _mix(point, everything @ sample.n_model.sum(axis=1), everything @ sample.ruled)
+        stacked = _mix(replicates, read, ruled)
+        low, high = np.quantile(stacked, [(1 - confidence) / 2, (1 + confidence) / 2], axis=0)
+        return Estimate(raw.n, raw.count_share, raw.mean_probability, self.method, point, low, high)
+
+    def _shares(self, method: Method, sample: Sample) -> tuple[np.ndarray, ...]:
+        """`method`'s shares of the model-labeled rows: of `sample`, and of each bootstrap replicate.
+
+        Also returns each replicate's count of model-labeled rows and of rows labeled by rule (per
+        label), to mix the two back together. The resamples come from the estimator's seed alone, so
+        two methods asked about one sample see the same resamples (`composite` pairs them).
+        """
         rng = np.random.default_rng(self.seed + 1)
-        point = _mix(sample, corrected_shares(self.method, self.rates, sample, np.ones(sample.units)))
+        point = corrected_shares(method, self.rates, sample, np.ones(sample.units))
         # Replicates go in chunks so that the (replicates, units) weights, and EM's (replicates, rows,
         # labels) posteriors, stay near 32 MB whatever the corpus size.
-        width = max(sample.units, 3 * len(sample.probs) if self.method == "em" else 0)
+        width = max(sample.units, 3 * len(sample.probs) if method == "em" else 0)
         size = max(1, int(4e6 // width))
-        replicates = []
+        shares, read, ruled = [], [], []
         for start in range(0, self.replicates, size):
             chunk = slice(start, min(start + size, self.replicates))
             weights = resample_counts(rng, sample.units, chunk.stop - chunk.start)
-            rates = _take(self.replicate_rates, chunk)
-            replicates.append(_mix(sample, corrected_shares(self.method, rates, sample, weights), weights))
-        stacked = np.concatenate(replicates)
-        low, high = np.quantile(stacked, [(1 - confidence) / 2, (1 + confidence) / 2], axis=0)
-        return Estimate(raw.n, raw.count_share, raw.mean_probability, self.method, point, low, high)
+            shares.append(corrected_shares(method, _take(self.replicate_rates, chunk), sample, weights))
+            read.append(weights @ sample.n_model.sum(axis=1))
+            ruled.append(weights @ sample.ruled)
+        return point, np.concatenate(shares), np.concatenate(read), np.concatenate(ruled)
+
+
+def composite_weight(difference: np.ndarray, variance: np.ndarray, covariance: np.ndarray) -> np.ndarray:
+    """The weight on ACC that minimises the expected squared error of count + w (ACC - count).
+
+    With counting's error e = b + u (bias b, noise u) and d = ACC - count = -b + v (ACC unbiased), the
+    error of the blend is e + w d, least at w = (b² - Cov(u, v)) / (b² + Var(v)). b² is estimated by
+    d² - Var(v) (its expectation is b² + Var(v)), floored at 0; Var(v) and Cov(u, v) come from the
+    paired bootstrap replicates. Clipped to [0, 1]: between counting and ACC, never beyond either.
+    """
+    bias = np.maximum(difference**2 - variance, 0.0)
+    return np.clip((bias - covariance) / np.maximum(bias + variance, 1e-12), 0.0, 1.0)
+
+
+def composite(
+    count: np.ndarray, adjusted: np.ndarray, count_replicates: np.ndarray, adjusted_replicates: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Counting blended towards ACC by `composite_weight`, for the point estimate and every replicate.
+
+    Each replicate takes its own weight from its own difference, so the interval carries the
+    uncertainty of the weight as well as of the two estimates.
+    """
+    differences = adjusted_replicates - count_replicates
+    variance = differences.var(axis=0)
+    centred = count_replicates - count_replicates.mean(axis=0)
+    covariance = (centred * (differences - differences.mean(axis=0))).mean(axis=0)
+
+    def blend(counted: np.ndarray, difference: np.ndarray) -> np.ndarray:
+        return simplex(counted + composite_weight(difference, variance, covariance) * difference, counted)
+
+    return blend(count, adjusted - count), blend(count_replicates, differences)
 
 
 def resample_counts(rng: np.random.Generator, units: int, replicates: int) -> np.ndarray:
@@ -504,12 +566,11 @@ def raw_estimate(sample: Sample) -> Estimate:
     return Estimate(round(total), (said + ruled) / total, (prob_sums + ruled) / total)
 
 
-def _mix(sample: Sample, model_shares: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """Shares of all rows: the model-labeled rows' corrected shares plus the rows labeled by rule."""
-    weights = np.ones(sample.units) if weights is None else weights
-    n_model = (weights @ sample.n_model.sum(axis=1))[..., None]
-    ruled = weights @ sample.ruled
-    return (n_model * model_shares + ruled) / np.maximum(n_model + ruled.sum(axis=-1, keepdims=True), 1e-12)
+def _mix(model_shares: np.ndarray, read: np.ndarray, ruled: np.ndarray) -> np.ndarray:
+    """Shares of all rows: `read` model-labeled rows at their corrected shares, plus the `ruled` rows
+    (per label) labeled by rule; leading axes are replicates."""
+    total = np.maximum(read[..., None] + ruled.sum(axis=-1, keepdims=True), 1e-12)
+    return (read[..., None] * model_shares + ruled) / total
 
 
 def _take(rates: Rates, index: slice) -> Rates:
@@ -560,6 +621,7 @@ def compare_methods(
     errors: dict[tuple[str, str], list[np.ndarray]] = {}
     used: dict[str, int] = {}
     covered: dict[tuple[str, str], list[np.ndarray]] = {}
+    widths: dict[tuple[str, str], list[np.ndarray]] = {}
     for fold in np.unique(cv.folds):
         test = cv.subset(cv.folds == fold)
         correctors = {
@@ -598,6 +660,7 @@ def compare_methods(
                 used[key[0]] = corrector.replicates
                 errors.setdefault(key, []).append(np.abs(estimate.corrected - truth))
                 covered.setdefault(key, []).append((estimate.low <= truth) & (truth <= estimate.high))
+                widths.setdefault(key, []).append(estimate.high - estimate.low)
     results: dict[str, Any] = {
         "labels": list(cv.labels),
         "system": cv.system,
@@ -616,6 +679,11 @@ def compare_methods(
             "samples": len(values),
             "mae": {label: round(float(v), 4) for label, v in zip(cv.labels, mae, strict=True)},
             "coverage": {label: round(float(v), 3) for label, v in zip(cv.labels, coverage, strict=True)},
+            # An interval's worth is its coverage at its width: wide enough to cover is easy.
+            "width": {
+                label: round(float(v), 4)
+                for label, v in zip(cv.labels, np.mean(widths[(system, name)], axis=0), strict=True)
+            },
         }
     return results
 
@@ -655,14 +723,14 @@ def comparison_markdown(results: dict[str, Any]) -> str:
         any_method = next(iter(results["methods"].values()))[case]
         lines += [
             f"{title} ({any_method['samples']} samples): mean absolute error, points; coverage of the "
-            f"{results['confidence']:.0%} interval",
+            f"{results['confidence']:.0%} interval, and its mean width in points",
             "",
             "| method | "
             + " | ".join(f"MAE {label}" for label in labels)
             + " | MAE mean | "
             + " | ".join(f"coverage {label}" for label in labels)
-            + " |",
-            "|---" * (2 * len(labels) + 2) + "|",
+            + " | width mean |",
+            "|---" * (2 * len(labels) + 3) + "|",
         ]
         for method, cases in results["methods"].items():
             mae, coverage = cases[case]["mae"], cases[case]["coverage"]
@@ -676,7 +744,7 @@ def comparison_markdown(results: dict[str, Any]) -> str:
                 + " | ".join(f"{100 * mae[label]:.1f}" for label in labels)
                 + f" | {100 * np.mean(list(mae.values())):.1f} | "
                 + " | ".join(f"{coverage[label]:.0%}" for label in labels)
-                + " |"
+                + f" | {100 * np.mean(list(cases[case]['width'].values())):.1f} |"
             )
         lines.append("")
     return "\n".join(lines)

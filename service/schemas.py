@@ -109,8 +109,9 @@ class ShareInterval(BaseModel):
 
 class CorrectedShares(BaseModel):
     method: str | None = Field(
-        description="How the shares are corrected for the model's known errors (`acc`: adjusted classify "
-        "and count; see docs/batch.md); null when the model directory has no error rates."
+        description="How the shares are corrected for the model's known errors (`composite`: counting moved "
+        "towards adjusted classify and count as far as their difference stands out of its noise; see "
+        "docs/batch.md); null when the model directory has no error rates."
     )
     shares: dict[str, ShareInterval] | None = Field(
         description="Every label's corrected share of the document's paragraphs with a 95% interval that "

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from model.labels import STANCE_LABELS
-from model.quantify import Corrector, Sample, stratum
+from model.quantify import METHOD_NAMES, Corrector, Sample, stratum
 from service.schemas import CorrectedShares, Overall, ShareInterval, Summary
 
 if TYPE_CHECKING:  # importing the Labeler module pulls in transformers; types need not
@@ -67,7 +67,7 @@ def corrected_shares(
     by = ", by how many foreign-policy words a paragraph uses" if corrector.n_strata > 1 else ""
     note = (
         f"Shares of the document's {len(predictions)} paragraphs, corrected for the model's error rates on "
-        f"real text ({corrector.method.upper()}, rates from {corrector.n_rows:,} cross-validated "
+        f"real text ({METHOD_NAMES[corrector.method]}, rates from {corrector.n_rows:,} cross-validated "
         f"predictions{sampled}{by}); 95% intervals over the paragraphs and the rates."
     )
     if short:

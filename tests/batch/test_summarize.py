@@ -10,7 +10,7 @@ import pytest
 from cli import main
 from model.directory import Manifest, write_json
 from model.labels import ID2LABEL, LABELS
-from model.quantify import DEFAULT_METHOD
+from model.quantify import DEFAULT_METHOD, METHOD_NAMES
 from tests.batch.conftest import FakeLabeler, run_label, write_rows
 from tests.conftest import synthetic_rows, write_cv_predictions, write_stratified_cv_predictions
 
@@ -78,7 +78,7 @@ def test_summary_of_each_output_format(tmp_path: Path, suffix: str, capsys: pyte
             assert float(r["low"]) <= float(r["corrected_share"]) <= float(r["high"])
         assert sum(float(r["corrected_share"]) for r in block) == pytest.approx(1.0, abs=2e-4)
     out = capsys.readouterr().out
-    assert DEFAULT_METHOD.upper() in out and "documents (`document_id`)" in out
+    assert METHOD_NAMES[DEFAULT_METHOD] in out and "documents (`document_id`)" in out
 
 
 def test_the_three_formats_give_the_same_summary(tmp_path: Path) -> None:
@@ -187,5 +187,5 @@ def test_compare_methods_prints_the_table(tmp_path: Path, capsys: pytest.Capture
     directory = model_dir(tmp_path / "model")
     assert main(["summarize", "--compare-methods", "--model", str(directory), "--replicates", "20"]) == 0
     out = capsys.readouterr().out
-    for method in ("cc", "acc", "pacc", "em"):
+    for method in ("cc", "acc", "pacc", "em", "composite"):
         assert f"| {method} |" in out

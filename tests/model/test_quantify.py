@@ -18,6 +18,8 @@ from model.quantify import (
     adjust,
     compare_methods,
     comparison_markdown,
+    composite,
+    composite_weight,
     em,
     load_corrector,
     load_cv_predictions,
@@ -81,11 +83,35 @@ def test_each_correction_beats_counting_under_prior_shift(rates_dir: Path) -> No
     truth = counts / counts.sum()
     sample = Sample.of(probs)
     counted = np.abs(raw_estimate(sample).count_share - truth)
-    for method in ("acc", "pacc"):
+    for method in ("acc", "pacc", "composite"):
         corrected = Corrector(cv, method, replicates=50).estimate(sample).corrected
         assert corrected is not None
         assert (np.abs(corrected - truth) < counted).all(), method
     assert (np.abs(em(probs, rates.prior) - truth) < counted).all()
+
+
+def test_the_composite_weight_follows_the_bias_that_stands_out_of_the_noise() -> None:
+    variance, covariance = np.array([1e-4]), np.array([0.0])
+    # ACC and counting differ by no more than their noise: counting's bias is not shown, keep counting.
+    assert composite_weight(np.array([0.005]), variance, covariance)[0] == 0.0
+    # A difference ten noise widths wide: almost all of it is counting's bias, follow ACC.
+    assert composite_weight(np.array([0.1]), variance, covariance)[0] == pytest.approx(0.99)
+    # In between, the least-squared-error weight: b² = d² - Var = 3e-4, w = b² / (b² + Var) = 0.75.
+    assert composite_weight(np.array([0.02]), variance, covariance)[0] == pytest.approx(0.75)
+    # Counting's noise moving with the difference (covariance) argues for counting; never past it.
+    assert composite_weight(np.array([0.02]), variance, np.array([1e-3]))[0] == 0.0
+
+
+def test_the_composite_lies_between_counting_and_acc_and_sums_to_one() -> None:
+    rng = np.random.default_rng(2)
+    count = np.array([0.3, 0.2, 0.5])
+    adjusted = np.array([0.2, 0.1, 0.7])
+    count_replicates = count + rng.normal(0, 0.01, (500, 3))
+    adjusted_replicates = adjusted + rng.normal(0, 0.03, (500, 3))
+    point, replicates = composite(count, adjusted, count_replicates, adjusted_replicates)
+    assert point.sum() == pytest.approx(1.0) and np.allclose(replicates.sum(axis=1), 1.0)
+    # Differences of 10-20 points against noise of about 3: close to ACC, short of it.
+    assert (np.abs(point - adjusted) < np.abs(count - adjusted) / 4).all()
 
 
 def test_em_on_calibrated_probabilities_at_the_training_mix_stays_there() -> None:
@@ -150,13 +176,20 @@ def test_bootstrap_resamples_draw_every_unit_count_once_per_draw() -> None:
 def test_on_held_out_synthetic_folds_corrections_beat_counts_and_intervals_cover(rates_dir: Path) -> None:
     cv = load_cv_predictions(rates_dir)
     assert cv is not None
-    results = compare_methods(cv, ("cc", "acc", "pacc"), replicates=200, shifted=10)
+    results = compare_methods(cv, ("cc", "acc", "pacc", "composite"), replicates=200, shifted=10)
     methods = results["methods"]
     for case in ("natural", "shifted"):
         counted = methods["cc"][case]["mae"]
         for method in ("acc", "pacc"):
             mae = methods[method][case]["mae"]
             assert all(mae[label] < counted[label] for label in LABELS), (method, case, mae, counted)
+    # The composite follows ACC where counting's bias stands out of the noise (every label under
+    # shift, and on average here), and stays with counting where it does not (realist's 1.6 points).
+    composite_mae = methods["composite"]["shifted"]["mae"]
+    assert all(composite_mae[label] < methods["cc"]["shifted"]["mae"][label] for label in LABELS)
+    natural, counted = methods["composite"]["natural"]["mae"], methods["cc"]["natural"]["mae"]
+    assert sum(natural.values()) < 0.7 * sum(counted.values())
+    assert all(natural[label] < counted[label] + 0.002 for label in LABELS), (natural, counted)
     for label in LABELS:
         # 50 shifted samples per label: 95% coverage gives 44 or more in all but 1% of runs.
         assert methods[DEFAULT_METHOD]["shifted"]["coverage"][label] >= 0.86
