@@ -31,7 +31,8 @@ Shares are clipped to [0, 1] and renormalised.
 Intervals are percentile bootstrap intervals that pair, in each replicate, a resample of the CV rows
 by group (the rates' uncertainty: an address's paragraphs share errors, so rows are resampled a year
 at a time) with a resample of the sample's units (documents when there are documents, paragraphs
-otherwise: the sampling uncertainty).
+otherwise: the sampling uncertainty). When the sample's documents are known, each replicate's rates
+also move by the drift that so many documents' own rates show about the average (`RateDrift`).
 
 Rates by vocabulary stratum. The team labeled the odd-year paragraphs that carry foreign-policy words;
 the model reads far more `neither` paragraphs as a stance among those (14% at 2+ such words) than
@@ -249,6 +250,72 @@ def bootstrap_rates(cv: CvPredictions, replicates: int, rng: np.random.Generator
     return rates_from_stats(np.einsum("rg,gsm->rsm", counts, stats), len(cv.labels))
 
 
+@dataclass(frozen=True)
+class RateDrift:
+    """How far one address's error rates stray from the average, net of the noise of its few rows.
+
+    A random-effects view: every address year has rates of its own, and the rate rows measure each
+    with the noise of a few dozen rows. Per stratum and true label, the between-year variance is the
+    years' row-weighted variance about the pooled rates less the multinomial noise their (Kish
+    effective) row counts would give alone, floored at 0 (method of moments). A sample of m documents
+    meets the average rates of m such years, not the average of all: `apply` adds to each replicate's
+    rates the mean deviation of m years, drawn in proportion to their rows and shrunk by the between
+    share of the variance, so that only the drift and not the rows' own noise is added.
+    """
+
+    deviations: np.ndarray  # (years, 2, strata, k, k): each year's hard and soft rates minus the pooled
+    rows: np.ndarray  # (years, strata, k) weighted rows of each true label
+    shrink: np.ndarray  # (2, strata, k): sqrt(between-year variance / observed variance)
+
+    @classmethod
+    def of(cls, cv: CvPredictions) -> "RateDrift":
+        k = len(cv.labels)
+        names, stats = group_stats(cv)
+        year = np.unique(cv.groups, return_inverse=True)[1]
+        squares = np.zeros((len(names), cv.n_strata, k))
+        np.add.at(squares, (year, cv.strata, cv.gold), cv.weights**2)
+        rows = stats[..., 2 * k * k :]
+        # Kish: a year's weighted random-sample rows are as informative as their number, not their weight.
+        effective = np.where(rows > 0, rows**2 / np.maximum(squares, 1e-12), np.inf)
+        total = np.maximum(rows.sum(axis=0), 1e-12)
+        per_row = np.maximum(rows, 1e-12)[:, :, None, :]
+        hard = stats[..., : k * k].reshape(*rows.shape, k) / per_row
+        soft = stats[..., k * k : 2 * k * k].reshape(*rows.shape, k) / per_row
+        pooled = measure_rates(cv)
+        deviations, shrink = [], []
+        for year_rates, mean in ((hard, pooled.hard), (soft, pooled.soft)):
+            deviation = np.where((rows > 0)[:, :, None, :], year_rates - mean, 0.0)
+            observed = (rows * (deviation**2).sum(axis=-2)).sum(axis=0) / total
+            # One row's variance, summed over what the model says: exact for hard rates, a bound for soft.
+            noise = (mean * (1 - mean)).sum(axis=-2)
+            within = (rows * noise / effective).sum(axis=0) / total
+            between = np.maximum(observed - within, 0.0)
+            deviations.append(deviation)
+            shrink.append(np.sqrt(between / np.maximum(observed, 1e-12)))
+        return cls(np.stack(deviations, axis=1), rows, np.stack(shrink))
+
+    def apply(self, rates: Rates, documents: int, rng: np.random.Generator) -> Rates:
+        """Replicate rates moved by the drift that a sample of `documents` documents meets."""
+        years, _, strata, k, _ = self.deviations.shape
+        # A mean of m draws varies as 1/m: draw at most as many years as there are, and scale.
+        draws = max(1, min(documents, years))
+        scale = np.sqrt(draws / max(documents, 1))
+        moved = [rates.hard.copy(), rates.soft.copy()]
+        for s in range(strata):
+            for j in range(k):
+                weights = self.rows[:, s, j]
+                picked = rng.choice(years, (len(rates.prior), draws), p=weights / weights.sum())
+                for kind, matrix in enumerate(moved):
+                    drift = self.deviations[picked, kind, s, :, j].mean(axis=1)
+                    matrix[:, s, :, j] += scale * self.shrink[kind, s, j] * drift
+        hard, soft = (np.clip(matrix, 0.0, None) for matrix in moved)
+        return Rates(
+            hard / np.maximum(hard.sum(axis=-2, keepdims=True), 1e-12),
+            soft / np.maximum(soft.sum(axis=-2, keepdims=True), 1e-12),
+            rates.prior,
+        )
+
+
 def simplex(shares: np.ndarray, fallback: np.ndarray) -> np.ndarray:
     """Clip to [0, 1] and renormalise; `fallback` where nothing positive is left."""
     clipped = np.clip(shares, 0.0, 1.0)
@@ -346,6 +413,7 @@ class Sample:
     prob_sums: np.ndarray  # (units, strata, k) their probabilities summed
     ruled: np.ndarray  # (units, k) rows labeled by rule, per label
     n_model: np.ndarray  # (units, strata)
+    documents: int | None = None  # how many documents the rows come from, when known
 
     @classmethod
     def of(
@@ -356,7 +424,10 @@ class Sample:
         strata: Sequence[int] | np.ndarray | None = None,
         rng: np.random.Generator | None = None,
         row_weights: np.ndarray | None = None,
+        documents: int | None = None,
     ) -> "Sample":
+        """`units` name each row's document; without them each row is a unit, and `documents` may say
+        how many documents the rows come from (the API's one)."""
         probs = np.asarray(probs, dtype=np.float64)
         n, k = probs.shape
         if units is None:
@@ -364,6 +435,8 @@ class Sample:
         else:
             unit = np.unique(np.asarray([str(u) for u in units]), return_inverse=True)[1].reshape(-1)
         count = int(unit.max()) + 1 if n else 0
+        if units is not None:
+            documents = count
         if count > MAX_UNITS:
             unit = (rng or np.random.default_rng(0)).permutation(count)[unit] % MAX_UNITS
             count = MAX_UNITS
@@ -387,6 +460,7 @@ class Sample:
             prob_sums,
             by_rule,
             said.sum(axis=2),
+            documents,
         )
 
     @property
@@ -408,6 +482,7 @@ class Sample:
             self.prob_sums.sum(axis=1, keepdims=True),
             self.ruled,
             self.n_model.sum(axis=1, keepdims=True),
+            self.documents,
         )
 
 
@@ -454,6 +529,7 @@ class Corrector:
         self._pooled: Corrector | None = None
         self.rates = measure_rates(cv)
         self.replicate_rates = bootstrap_rates(cv, replicates, np.random.default_rng(seed))
+        self.drift = RateDrift.of(cv)
 
     @property
     def replicates(self) -> int:
@@ -500,6 +576,11 @@ class Corrector:
         two methods asked about one sample see the same resamples (`composite` pairs them).
         """
         rng = np.random.default_rng(self.seed + 1)
+        replicate_rates = self.replicate_rates
+        if sample.documents is not None and method != "cc":
+            # The sample's documents have rates of their own: the interval must carry their drift.
+            drift_rng = np.random.default_rng([self.seed, 2, sample.documents])
+            replicate_rates = self.drift.apply(replicate_rates, sample.documents, drift_rng)
         point = corrected_shares(method, self.rates, sample, np.ones(sample.units))
         # Replicates go in chunks so that the (replicates, units) weights, and EM's (replicates, rows,
         # labels) posteriors, stay near 32 MB whatever the corpus size.
@@ -509,7 +590,7 @@ class Corrector:
         for start in range(0, self.replicates, size):
             chunk = slice(start, min(start + size, self.replicates))
             weights = resample_counts(rng, sample.units, chunk.stop - chunk.start)
-            shares.append(corrected_shares(method, _take(self.replicate_rates, chunk), sample, weights))
+            shares.append(corrected_shares(method, _take(replicate_rates, chunk), sample, weights))
             read.append(weights @ sample.n_model.sum(axis=1))
             ruled.append(weights @ sample.ruled)
         return point, np.concatenate(shares), np.concatenate(read), np.concatenate(ruled)

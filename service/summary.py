@@ -49,7 +49,8 @@ def corrected_shares(
     if texts is None and corrector.n_strata > 1:
         corrector = corrector.pooled()
     strata = [stratum(text) for text in texts] if texts is not None and corrector.n_strata > 1 else None
-    estimate = corrector.estimate(Sample.of(probs, ruled=ruled, strata=strata))
+    # One document: its own error rates may stray from the average, and the interval says so.
+    estimate = corrector.estimate(Sample.of(probs, ruled=ruled, strata=strata, documents=1))
     assert estimate.corrected is not None and estimate.low is not None and estimate.high is not None
     shares = {
         label: ShareInterval(
@@ -68,7 +69,8 @@ def corrected_shares(
     note = (
         f"Shares of the document's {len(predictions)} paragraphs, corrected for the model's error rates on "
         f"real text ({METHOD_NAMES[corrector.method]}, rates from {corrector.n_rows:,} cross-validated "
-        f"predictions{sampled}{by}); 95% intervals over the paragraphs and the rates."
+        f"predictions{sampled}{by}); 95% intervals over the paragraphs, the rates and how far one document's "
+        "own error rates may stray from them."
     )
     if short:
         note += (

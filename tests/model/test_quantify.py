@@ -14,6 +14,8 @@ from model.quantify import (
     DEFAULT_METHOD,
     STRATA,
     Corrector,
+    CvPredictions,
+    RateDrift,
     Sample,
     adjust,
     compare_methods,
@@ -196,6 +198,39 @@ def test_on_held_out_synthetic_folds_corrections_beat_counts_and_intervals_cover
         assert methods["cc"]["shifted"]["coverage"][label] < 0.5
     table = comparison_markdown(results)
     assert "| pacc |" in table and "coverage realist" in table
+
+
+def drifting(cv: CvPredictions) -> CvPredictions:
+    """The synthetic rates with every even year reading 30% of its `neither` rows as realist."""
+    probs = cv.probs.copy()
+    even = np.array([int(group) % 2 == 0 for group in cv.groups])
+    flipped = even & (cv.gold == 2) & (np.random.default_rng(0).random(len(cv)) < 0.3)
+    probs[flipped] = [0.8, 0.1, 0.1]
+    return replace(cv, probs=probs)
+
+
+def test_drift_is_what_years_differ_by_beyond_the_noise_of_their_rows(rates_dir: Path) -> None:
+    cv = load_cv_predictions(rates_dir)
+    assert cv is not None
+    # Every synthetic year errs alike: what their rates differ by is mostly their rows' noise.
+    assert RateDrift.of(cv).shrink[0, 0, 2] < 0.5
+    # Half the years misread `neither` paragraphs: most of that column's variance is drift.
+    assert RateDrift.of(drifting(cv)).shrink[0, 0, 2] > 0.75
+
+
+def test_a_few_documents_carry_the_drift_of_their_rates_in_the_interval(rates_dir: Path) -> None:
+    cv = load_cv_predictions(rates_dir)
+    assert cv is not None
+    corrector = Corrector(drifting(cv), "acc", replicates=300)
+    _, probs = synthetic_rows(np.random.default_rng(1), np.array([60, 60, 280]))
+    sample = Sample.of(probs, units=np.arange(len(probs)) % 4)
+    assert sample.documents == 4
+    with_drift = corrector.estimate(sample)
+    without = corrector.estimate(replace(sample, documents=None))
+    assert with_drift.high is not None and with_drift.low is not None
+    assert without.high is not None and without.low is not None
+    wider = (with_drift.high - with_drift.low) - (without.high - without.low)
+    assert wider[0] > 0.05 and wider[2] > 0.05, wider
 
 
 def test_strata_count_distinct_foreign_policy_words() -> None:
