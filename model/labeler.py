@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -32,7 +33,7 @@ class Prediction:
 
 
 class _Runner(Protocol):
-    def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray: ...
+    def many(self, batches: Sequence[dict[str, np.ndarray]]) -> list[np.ndarray]: ...
 
 
 def available_cores() -> int:
@@ -58,25 +59,46 @@ class _TorchRunner:
         self.model = AutoModelForSequenceClassification.from_pretrained(directory, dtype=torch.float32)
         self.model.eval()
 
-    def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    def many(self, batches: Sequence[dict[str, np.ndarray]]) -> list[np.ndarray]:
+        """Logits of each padded batch, one after another (torch spreads each over the cores)."""
         with self._torch.inference_mode():
-            tensors = {k: self._torch.from_numpy(v) for k, v in inputs.items()}
-            return self.model(**tensors).logits.float().numpy()
+            return [
+                self.model(**{k: self._torch.from_numpy(v) for k, v in inputs.items()}).logits.float().numpy()
+                for inputs in batches
+            ]
 
 
 class _OnnxRunner:
+    """The int8 graph, which gets one window per call (see `Labeler`).
+
+    One window is too little work to split well over the cores, so several windows run at once, each
+    on one core (measured on 2 cores, 600 SOTU paragraphs: 133 windows/s against 100 for one call at
+    a time on both cores, with bit-identical logits). A lone window still gets every core.
+    """
+
     def __init__(self, path: Path, threads: int) -> None:
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        def session(intra_op_threads: int) -> Any:
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = intra_op_threads
+            options.inter_op_num_threads = 1
+            return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+        self.session = session(threads)
+        self.one_core = session(1) if threads > 1 else self.session
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="stance-onnx") if threads > 1 else None
         self.input_names = {i.name for i in self.session.get_inputs()}
 
-    def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    def _run(self, session: Any, inputs: dict[str, np.ndarray]) -> np.ndarray:
         feed = {k: v for k, v in inputs.items() if k in self.input_names}
-        return np.asarray(self.session.run(["logits"], feed)[0], dtype=np.float32)
+        return np.asarray(session.run(["logits"], feed)[0], dtype=np.float32)
+
+    def many(self, batches: Sequence[dict[str, np.ndarray]]) -> list[np.ndarray]:
+        if self.pool is None or len(batches) < 2:
+            return [self._run(self.session, inputs) for inputs in batches]
+        # onnxruntime releases the GIL while it runs, so the pool's threads use the cores in parallel.
+        return list(self.pool.map(lambda inputs: self._run(self.one_core, inputs), batches))
 
 
 class Labeler:
@@ -117,14 +139,14 @@ class Labeler:
             onnx_path = derived_int8_graph(self.directory, self.manifest.int8_sha256) or onnx_path
         if backend == "onnx" or (backend == "auto" and onnx_path.exists()):
             self.backend: str = "onnx"
-            self._run: _Runner = _OnnxRunner(onnx_path, threads)
+            self._runner: _Runner = _OnnxRunner(onnx_path, threads)
             # Dynamic int8 quantises each call's activations with one scale for the whole batch, so a
             # window's logits would move with its batch-mates: the graph runs one window at a time
             # (measured 112 paragraphs/s against 118 batched on 2 cores).
             max_batch = 1
         else:
             self.backend = "torch"
-            self._run = _TorchRunner(self.directory, threads)
+            self._runner = _TorchRunner(self.directory, threads)
         self.bag_of_words = BagOfWords.load(self.directory)
         if self.bag_of_words is not None and self.bag_of_words.labels != self.labels:
             raise ValueError(
@@ -153,8 +175,10 @@ class Labeler:
         encoded = encode(self.tokenizer, texts, self.manifest.window)
         window_logits = np.zeros((len(encoded.windows), len(self.labels)), dtype=np.float32)
         lengths = [len(w) for w in encoded.windows]
-        for batch in length_buckets(lengths, self.token_budget, self.max_batch):
-            window_logits[batch] = self._run(pad([encoded.windows[i] for i in batch], self.pad_id))
+        batches = list(length_buckets(lengths, self.token_budget, self.max_batch))
+        padded = [pad([encoded.windows[i] for i in batch], self.pad_id) for batch in batches]
+        for batch, logits in zip(batches, self._runner.many(padded), strict=True):
+            window_logits[batch] = logits
         sums = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         np.add.at(sums, np.asarray(encoded.owner, dtype=np.int64), window_logits)
         paragraph_logits = sums / np.maximum(np.asarray(encoded.n_windows, dtype=np.float32), 1)[:, None]

@@ -39,7 +39,8 @@ def tiny_ensemble_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
 def test_a_paragraph_scores_the_same_alone_and_in_any_batch(tiny_ensemble_dir: Path, backend: str) -> None:
     """Research use needs a paragraph's label to be a function of the paragraph alone."""
-    labeler = Labeler(tiny_ensemble_dir, backend=backend)  # type: ignore[arg-type]
+    # Two threads: the int8 graph then runs a lone window on both cores and many at once, one per core.
+    labeler = Labeler(tiny_ensemble_dir, backend=backend, threads=2)  # type: ignore[arg-type]
     assert labeler.backend == backend and labeler.bag_of_words is not None
     rng = np.random.default_rng(0)
     words = ["power", "law", "order", "treaty", "meeting", "interest", "rights", "deterrence", "summit"]
