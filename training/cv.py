@@ -122,7 +122,7 @@ def predict_model(
     With `onnx_int8` in the config, the fold's int8 graph predicts too (`model_int8`), so the int8
     backend is judged on cross-validation like everything else.
     """
-    from model.directory import Manifest
+    from model.directory import ONNX_INT8, Manifest
     from model.encoding import WindowConfig
     from model.export import export_onnx
     from model.labeler import Labeler
@@ -148,7 +148,9 @@ def predict_model(
             split: labeler.probabilities(labeler.logits([r["text"] for r in rows])[0])
             for split, rows in splits.items()
         }
-    shutil.rmtree(directory)
+    # The weights stay with the fold's predictions (`run_fold`): a quantisation or calibration variant can
+    # then be judged on CV without retraining. The int8 graph is rebuilt from them in a minute.
+    (directory / ONNX_INT8).unlink(missing_ok=True)
     return out
 
 
@@ -169,6 +171,10 @@ def run_fold(config: TrainConfig, data: CvData, fold: int, trainer: str, out_dir
     workdir = out_dir / f".fold{fold}.{trainer}"
     workdir.mkdir(parents=True, exist_ok=True)
     systems = PREDICTORS[trainer](config, train, splits, workdir)
+    if (workdir / "model").exists():
+        weights = out_dir / f"fold{fold}.{trainer}.weights"
+        shutil.rmtree(weights, ignore_errors=True)
+        (workdir / "model").rename(weights)
     shutil.rmtree(workdir, ignore_errors=True)
     seconds = round(time.perf_counter() - started, 1)
     paths = []

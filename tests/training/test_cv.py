@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from model.labeler import Labeler
 from tests.conftest import REPO, build_tiny_model
 from tests.training.test_train import _rows
 from training.config import TrainConfig, load_config
@@ -98,6 +99,13 @@ def test_cv_end_to_end_with_a_tiny_model(tmp_path: Path) -> None:
         "fold0.model_int8.json",
         "fold0.tfidf.json",
     ]
+    # The fold's weights are kept beside its predictions, and are what made them.
+    kept = Labeler(out / "fold0.model.weights", backend="torch")
+    saved = json.loads((out / "fold0.model.json").read_text())["splits"]["real_dev"]
+    texts = {r["id"]: r["text"] for r in data.reports["real_dev"]}
+    again = kept.probabilities(kept.logits([texts[i] for i in saved["ids"]])[0])
+    np.testing.assert_allclose(again, saved["probs"], atol=1e-5)
+    assert not (out / "fold0.model.weights" / "model.int8.onnx").exists()
     before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.json")}
     run_fold(config, data, 0, "model", out)  # already saved: a resumed run does not redo it
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.json")} == before
