@@ -56,7 +56,10 @@ def load_labeler(settings: Settings) -> LabelerLike:
     """
     from model.labeler import Labeler
 
-    return Labeler(settings.model_dir, backend=settings.backend, threads=settings.threads)
+    # Requests arrive several at once: each call's windows go one after another on every core.
+    return Labeler(
+        settings.model_dir, backend=settings.backend, threads=settings.threads, parallel_windows=False
+    )
 
 
 def headline_metrics(directory: Path) -> dict[str, dict[str, Any]] | None:
