@@ -557,43 +557,49 @@ class Corrector:
                 "these rates are per vocabulary stratum: build the Sample with each row's strata"
             )
         if self.method == "composite":
-            count, count_replicates, *_ = self._shares("cc", sample)
-            adjusted, adjusted_replicates, read, ruled = self._shares("acc", sample)
+            (count, adjusted), (count_replicates, adjusted_replicates), read, ruled = self._shares(
+                ("cc", "acc"), sample
+            )
             point, replicates = composite(count, adjusted, count_replicates, adjusted_replicates)
         else:
-            point, replicates, read, ruled = self._shares(self.method, sample)
+            (point,), (replicates,), read, ruled = self._shares((self.method,), sample)
         everything = np.ones(sample.units)
         point = _mix(point, everything @ sample.n_model.sum(axis=1), everything @ sample.ruled)
         stacked = _mix(replicates, read, ruled)
         low, high = np.quantile(stacked, [(1 - confidence) / 2, (1 + confidence) / 2], axis=0)
         return Estimate(raw.n, raw.count_share, raw.mean_probability, self.method, point, low, high)
 
-    def _shares(self, method: Method, sample: Sample) -> tuple[np.ndarray, ...]:
-        """`method`'s shares of the model-labeled rows: of `sample`, and of each bootstrap replicate.
+    def _shares(
+        self, methods: Sequence[Method], sample: Sample
+    ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray]:
+        """Each method's shares of the model-labeled rows: of `sample`, and of each bootstrap replicate.
 
-        Also returns each replicate's count of model-labeled rows and of rows labeled by rule (per
-        label), to mix the two back together. The resamples come from the estimator's seed alone, so
-        two methods asked about one sample see the same resamples (`composite` pairs them).
+        The methods see the same resamples (`composite` pairs counting's and ACC's). Also returns each
+        replicate's count of model-labeled rows and of rows labeled by rule (per label), to mix the
+        two back together.
         """
         rng = np.random.default_rng(self.seed + 1)
         replicate_rates = self.replicate_rates
-        if sample.documents is not None and method != "cc":
+        if sample.documents is not None and set(methods) != {"cc"}:
             # The sample's documents have rates of their own: the interval must carry their drift.
             drift_rng = np.random.default_rng([self.seed, 2, sample.documents])
             replicate_rates = self.drift.apply(replicate_rates, sample.documents, drift_rng)
-        point = corrected_shares(method, self.rates, sample, np.ones(sample.units))
+        points = [corrected_shares(method, self.rates, sample, np.ones(sample.units)) for method in methods]
         # Replicates go in chunks so that the (replicates, units) weights, and EM's (replicates, rows,
         # labels) posteriors, stay near 32 MB whatever the corpus size.
-        width = max(sample.units, 3 * len(sample.probs) if method == "em" else 0)
+        width = max(sample.units, 3 * len(sample.probs) if "em" in methods else 0)
         size = max(1, int(4e6 // width))
-        shares, read, ruled = [], [], []
+        shares: list[list[np.ndarray]] = [[] for _ in methods]
+        read, ruled = [], []
         for start in range(0, self.replicates, size):
             chunk = slice(start, min(start + size, self.replicates))
             weights = resample_counts(rng, sample.units, chunk.stop - chunk.start)
-            shares.append(corrected_shares(method, _take(replicate_rates, chunk), sample, weights))
+            rates = _take(replicate_rates, chunk)
+            for method, replicates in zip(methods, shares, strict=True):
+                replicates.append(corrected_shares(method, rates, sample, weights))
             read.append(weights @ sample.n_model.sum(axis=1))
             ruled.append(weights @ sample.ruled)
-        return point, np.concatenate(shares), np.concatenate(read), np.concatenate(ruled)
+        return points, [np.concatenate(r) for r in shares], np.concatenate(read), np.concatenate(ruled)
 
 
 def composite_weight(difference: np.ndarray, variance: np.ndarray, covariance: np.ndarray) -> np.ndarray:
