@@ -32,7 +32,8 @@ Intervals are percentile bootstrap intervals that pair, in each replicate, a res
 by group (the rates' uncertainty: an address's paragraphs share errors, so rows are resampled a year
 at a time) with a resample of the sample's units (documents when there are documents, paragraphs
 otherwise: the sampling uncertainty). When the sample's documents are known, each replicate's rates
-also move by the drift that so many documents' own rates show about the average (`RateDrift`).
+also move by the drift that so many documents' own rates show about the average, and by their era's
+(`RateDrift`).
 
 Rates by vocabulary stratum. The team labeled the odd-year paragraphs that carry foreign-policy words;
 the model reads far more `neither` paragraphs as a stance among those (14% at 2+ such words) than
@@ -76,7 +77,9 @@ EM_TOLERANCE, EM_MAX_ITERATIONS = 1e-6, 300
 # EM's bootstrap runs the whole EM once per replicate (the others solve a 3 x 3 system): comparing methods
 # over hundreds of samples, its intervals use fewer replicates.
 EM_COMPARISON_REPLICATES = 100
-# The comparison's `eras` case: held-out rows by half-century, where there are enough of them.
+# Eras of address years: the upper level of `RateDrift`, and the comparison's `eras` case (held-out
+# rows by half-century, where there are enough of them). 25-year eras gave the same coverage of
+# held-out half-centuries at intervals 2.5 points wider (docs/batch.md).
 ERA_YEARS, MIN_ERA_ROWS = 50, 40
 
 
@@ -251,24 +254,69 @@ def bootstrap_rates(cv: CvPredictions, replicates: int, rng: np.random.Generator
 
 
 @dataclass(frozen=True)
+class DriftLevel:
+    """One level of rate drift: each unit's (year's or era's) rates about the level above, and how much
+    of their spread is drift rather than the noise of their rows."""
+
+    deviations: np.ndarray  # (units, 2, strata, k, k): each unit's hard and soft rates minus the level above
+    rows: np.ndarray  # (units, strata, k) weighted rows of each true label
+    shrink: np.ndarray  # (2, strata, k): sqrt(between-unit variance / observed variance)
+
+    def draw(self, count: int, draws: int, rng: np.random.Generator) -> np.ndarray:
+        """`count` replicates' mean shrunk deviation of `draws` units drawn in proportion to their rows;
+        (count, 2, strata, k, k)."""
+        units, _, strata, k, _ = self.deviations.shape
+        out = np.zeros((count, 2, strata, k, k))
+        for s in range(strata):
+            for j in range(k):
+                weights = self.rows[:, s, j]
+                if weights.sum() <= 0:  # no rate rows of this true label here: nothing to drift
+                    continue
+                picked = rng.choice(units, (count, draws), p=weights / weights.sum())
+                out[:, :, s, :, j] = self.shrink[None, :, s, j, None] * self.deviations[
+                    picked, :, s, :, j
+                ].mean(1)
+        return out
+
+
+def _spread(rates: np.ndarray, rows: np.ndarray, about: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Deviations of units' rates (units, 2, strata, k, k) from `about` (same shape), zero where a unit
+    has no rows of a true label, and their row-weighted mean square per (kind, stratum, true label)."""
+    present = (rows > 0)[:, None, :, None, :]
+    deviation = np.where(present, rates - about, 0.0)
+    total = np.maximum(rows.sum(axis=0), 1e-12)
+    return deviation, (rows[:, None] * (deviation**2).sum(axis=-2)).sum(axis=0) / total
+
+
+@dataclass(frozen=True)
 class RateDrift:
     """How far one address's error rates stray from the average, net of the noise of its few rows.
 
-    A random-effects view: every address year has rates of its own, and the rate rows measure each
-    with the noise of a few dozen rows. Per stratum and true label, the between-year variance is the
-    years' row-weighted variance about the pooled rates less the multinomial noise their (Kish
-    effective) row counts would give alone, floored at 0 (method of moments). A sample of m documents
-    meets the average rates of m such years, not the average of all: `apply` adds to each replicate's
-    rates the mean deviation of m years, drawn in proportion to their rows and shrunk by the between
-    share of the variance, so that only the drift and not the rows' own noise is added.
+    A random-effects view in two levels: every era (half-century) has rates of its own, and every
+    address year has rates of its own about its era's; the rate rows measure each year's with the
+    noise of a few dozen rows. Per stratum and true label, each level's variance is estimated by the
+    method of moments: the years' row-weighted variance about their era's rates less the multinomial
+    noise of their (Kish effective) row counts; the eras' variance about the pooled rates less what
+    their years' drift and noise would give alone; both floored at 0.
+
+    A sample of m documents meets the rates of m such years, which come from one era as far as the
+    rates know (neighbouring years err alike, and a user's corpus is one population): `apply` adds
+    to each replicate's rates one era's deviation and the mean deviation of m years about their
+    eras, each shrunk to its level's share of drift, so that only drift and not the rows' own noise
+    is added. The era term does not shrink with m: that is what more documents of one era cannot
+    average away.
     """
 
-    deviations: np.ndarray  # (years, 2, strata, k, k): each year's hard and soft rates minus the pooled
-    rows: np.ndarray  # (years, strata, k) weighted rows of each true label
-    shrink: np.ndarray  # (2, strata, k): sqrt(between-year variance / observed variance)
+    years: DriftLevel
+    eras: DriftLevel | None
+
+    @property
+    def shrink(self) -> np.ndarray:
+        """The year level's shrink (2, strata, k)."""
+        return self.years.shrink
 
     @classmethod
-    def of(cls, cv: CvPredictions) -> "RateDrift":
+    def of(cls, cv: CvPredictions, era_years: int | None = ERA_YEARS) -> "RateDrift":
         k = len(cv.labels)
         names, stats = group_stats(cv)
         year = np.unique(cv.groups, return_inverse=True)[1]
@@ -277,38 +325,62 @@ class RateDrift:
         rows = stats[..., 2 * k * k :]
         # Kish: a year's weighted random-sample rows are as informative as their number, not their weight.
         effective = np.where(rows > 0, rows**2 / np.maximum(squares, 1e-12), np.inf)
-        total = np.maximum(rows.sum(axis=0), 1e-12)
-        per_row = np.maximum(rows, 1e-12)[:, :, None, :]
-        hard = stats[..., : k * k].reshape(*rows.shape, k) / per_row
-        soft = stats[..., k * k : 2 * k * k].reshape(*rows.shape, k) / per_row
+
+        def rates_of(summed: np.ndarray) -> np.ndarray:  # (units, strata, m) -> (units, 2, strata, k, k)
+            per_row = np.maximum(summed[..., 2 * k * k :], 1e-12)[:, :, None, :]
+            hard = summed[..., : k * k].reshape(*summed.shape[:2], k, k) / per_row
+            soft = summed[..., k * k : 2 * k * k].reshape(*summed.shape[:2], k, k) / per_row
+            return np.stack([hard, soft], axis=1)
+
         pooled = measure_rates(cv)
-        deviations, shrink = [], []
-        for year_rates, mean in ((hard, pooled.hard), (soft, pooled.soft)):
-            deviation = np.where((rows > 0)[:, :, None, :], year_rates - mean, 0.0)
-            observed = (rows * (deviation**2).sum(axis=-2)).sum(axis=0) / total
-            # One row's variance, summed over what the model says: exact for hard rates, a bound for soft.
-            noise = (mean * (1 - mean)).sum(axis=-2)
-            within = (rows * noise / effective).sum(axis=0) / total
-            between = np.maximum(observed - within, 0.0)
-            deviations.append(deviation)
-            shrink.append(np.sqrt(between / np.maximum(observed, 1e-12)))
-        return cls(np.stack(deviations, axis=1), rows, np.stack(shrink))
+        mean = np.stack([pooled.hard, pooled.soft])  # (2, strata, k, k)
+        # One row's variance, summed over what the model says: exact for hard rates, a bound for soft.
+        noise = (mean * (1 - mean)).sum(axis=-2)  # (2, strata, k)
+        # (years, 2, strata, k): each year's sampling variance (0 where it has no rows: effective is inf)
+        year_noise = noise[None] / effective[:, None]
+        era_of = np.zeros(len(names), dtype=np.int64)
+        if era_years is not None:
+            era_of = np.unique(
+                [int(n) // era_years if n.isdigit() else -1 for n in names], return_inverse=True
+            )[1]
+        eras = int(era_of.max()) + 1
+        era_stats = np.zeros((eras, *stats.shape[1:]))
+        np.add.at(era_stats, era_of, stats)
+        era_rates, era_rows = rates_of(era_stats), era_stats[..., 2 * k * k :]
+
+        def level(
+            deviation: np.ndarray, observed: np.ndarray, expected_noise: np.ndarray, unit_rows: np.ndarray
+        ) -> tuple[DriftLevel, np.ndarray]:
+            """The level, and its between-unit variance: what the units differ by beyond the noise."""
+            between = np.maximum(observed - expected_noise, 0.0)
+            return DriftLevel(deviation, unit_rows, np.sqrt(between / np.maximum(observed, 1e-12))), between
+
+        total = np.maximum(rows.sum(axis=0), 1e-12)[None]  # (1, strata, k)
+        deviation, observed = _spread(rates_of(stats), rows, era_rates[era_of])
+        within = (rows[:, None] * year_noise).sum(axis=0) / total
+        years, year_between = level(deviation, observed, within, rows)
+        if eras == 1:
+            return cls(years, None)
+        # An era's rates carry its years' drift and noise, each year weighted by its share of the era's rows.
+        share = rows / np.maximum(era_rows[era_of], 1e-12)
+        carried = np.zeros((eras, 2, *rows.shape[1:]))
+        np.add.at(carried, era_of, share[:, None] ** 2 * (year_noise + year_between[None]))
+        era_deviation, era_observed = _spread(era_rates, era_rows, mean[None])
+        era_noise = (era_rows[:, None] * carried).sum(axis=0) / total
+        return cls(years, level(era_deviation, era_observed, era_noise, era_rows)[0])
 
     def apply(self, rates: Rates, documents: int, rng: np.random.Generator) -> Rates:
         """Replicate rates moved by the drift that a sample of `documents` documents meets."""
-        years, _, strata, k, _ = self.deviations.shape
+        count = len(rates.prior)
         # A mean of m draws varies as 1/m: draw at most as many years as there are, and scale.
-        draws = max(1, min(documents, years))
-        scale = np.sqrt(draws / max(documents, 1))
-        moved = [rates.hard.copy(), rates.soft.copy()]
-        for s in range(strata):
-            for j in range(k):
-                weights = self.rows[:, s, j]
-                picked = rng.choice(years, (len(rates.prior), draws), p=weights / weights.sum())
-                for kind, matrix in enumerate(moved):
-                    drift = self.deviations[picked, kind, s, :, j].mean(axis=1)
-                    matrix[:, s, :, j] += scale * self.shrink[kind, s, j] * drift
-        hard, soft = (np.clip(matrix, 0.0, None) for matrix in moved)
+        draws = max(1, min(documents, len(self.years.rows)))
+        drift = np.sqrt(draws / max(documents, 1)) * self.years.draw(count, draws, rng)
+        if self.eras is not None:
+            drift += self.eras.draw(count, 1, rng)
+        hard, soft = (
+            np.clip(matrix + drift[:, kind], 0.0, None)
+            for kind, matrix in enumerate((rates.hard, rates.soft))
+        )
         return Rates(
             hard / np.maximum(hard.sum(axis=-2, keepdims=True), 1e-12),
             soft / np.maximum(soft.sum(axis=-2, keepdims=True), 1e-12),

@@ -233,6 +233,39 @@ def test_a_few_documents_carry_the_drift_of_their_rates_in_the_interval(rates_di
     assert wider[0] > 0.05 and wider[2] > 0.05, wider
 
 
+def test_an_era_that_errs_as_one_keeps_its_drift_however_many_documents(rates_dir: Path) -> None:
+    """Years from 1950 read 30% of their `neither` rows as realist: that is an era's drift, not a
+    year's, and a sample of 40 documents from one era cannot average it away."""
+    cv = load_cv_predictions(rates_dir)
+    assert cv is not None
+    late = np.array([int(group) >= 1950 for group in cv.groups])
+    flipped = late & (cv.gold == 2) & (np.random.default_rng(0).random(len(cv)) < 0.3)
+    era_drifting = replace(cv, probs=np.where(flipped[:, None], [0.8, 0.1, 0.1], cv.probs))
+    drift = RateDrift.of(era_drifting)
+    assert drift.eras is not None and drift.eras.shrink[0, 0, 2] > 0.75
+    assert drift.years.shrink[0, 0, 2] < 0.5  # within an era, the years err alike
+    assert RateDrift.of(era_drifting, era_years=None).eras is None
+
+    _, probs = synthetic_rows(np.random.default_rng(1), np.array([60, 60, 280]))
+    sample = Sample.of(probs, units=np.arange(len(probs)) % 40)
+    widths = []
+    for rates in (cv, era_drifting):
+        estimate = Corrector(rates, "acc", replicates=300).estimate(sample)
+        assert estimate.high is not None and estimate.low is not None
+        widths.append(estimate.high - estimate.low)
+    assert widths[1][0] - widths[0][0] > 0.05 and widths[1][2] - widths[0][2] > 0.05, widths
+
+
+def test_drift_skips_a_true_label_without_rate_rows(rates_dir: Path) -> None:
+    """A stratum can lack a label's rows altogether (a small random sample); its drift is then none."""
+    cv = load_cv_predictions(rates_dir)
+    assert cv is not None
+    corrector = Corrector(cv.subset(cv.gold != 0), "acc", replicates=50)
+    _, probs = synthetic_rows(np.random.default_rng(1), np.array([60, 60, 280]))
+    estimate = corrector.estimate(Sample.of(probs, units=np.arange(len(probs)) % 4))
+    assert estimate.corrected is not None and np.isfinite(estimate.corrected).all()
+
+
 def test_strata_count_distinct_foreign_policy_words() -> None:
     assert stratum("We reformed the tariff schedule.") == 0  # one word: `tariff`
     assert stratum("The navy and the Navy guard our commerce.") == 1  # navy, commerce
