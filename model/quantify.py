@@ -25,7 +25,8 @@ Methods, given rates measured on labeled predictions and a sample to correct:
   expected squared error. ACC is unbiased but noisy; counting is steady but biased by (M - I) p. The
   squared bias is estimated as (ACC - count)² less that difference's bootstrap variance, so the
   weight is near 0 where the two differ by no more than noise (label mixes near the rate rows',
-  where counting's errors cancel) and near 1 under a real shift (`composite_weight`).
+  where counting's errors cancel) and near 1 under a real shift (`composite_weight`). The bias the
+  blend keeps moves its interval's end on ACC's side out (`composite`).
 Shares are clipped to [0, 1] and renormalised.
 
 Intervals are percentile bootstrap intervals that pair, in each replicate, a resample of the CV rows
@@ -632,13 +633,19 @@ class Corrector:
             (count, adjusted), (count_replicates, adjusted_replicates), read, ruled = self._shares(
                 ("cc", "acc"), sample
             )
-            point, replicates = composite(count, adjusted, count_replicates, adjusted_replicates)
+            point, replicates, residual = composite(count, adjusted, count_replicates, adjusted_replicates)
         else:
             (point,), (replicates,), read, ruled = self._shares((self.method,), sample)
+            residual = np.zeros_like(point)
         everything = np.ones(sample.units)
-        point = _mix(point, everything @ sample.n_model.sum(axis=1), everything @ sample.ruled)
+        n_read, n_ruled = everything @ sample.n_model.sum(axis=1), everything @ sample.ruled
         stacked = _mix(replicates, read, ruled)
         low, high = np.quantile(stacked, [(1 - confidence) / 2, (1 + confidence) / 2], axis=0)
+        # A bias-aware interval: the end on ACC's side moves out by the bias the blend keeps (none for
+        # the unblended methods). On held-out shifted mixes this took coverage from 89-90% to 92-99%.
+        shift = _mix(np.clip(point + residual, 0.0, 1.0), n_read, n_ruled) - _mix(point, n_read, n_ruled)
+        low, high = np.clip(np.minimum(low, low + shift), 0, 1), np.clip(np.maximum(high, high + shift), 0, 1)
+        point = _mix(point, n_read, n_ruled)
         return Estimate(raw.n, raw.count_share, raw.mean_probability, self.method, point, low, high)
 
     def _shares(
@@ -688,11 +695,13 @@ def composite_weight(difference: np.ndarray, variance: np.ndarray, covariance: n
 
 def composite(
     count: np.ndarray, adjusted: np.ndarray, count_replicates: np.ndarray, adjusted_replicates: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Counting blended towards ACC by `composite_weight`, for the point estimate and every replicate.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Counting blended towards ACC by `composite_weight`, for the point estimate and every replicate;
+    and the blend's estimated remaining bias, about (1 - w) b, signed towards ACC.
 
     Each replicate takes its own weight from its own difference, so the interval carries the
-    uncertainty of the weight as well as of the two estimates.
+    uncertainty of the weight as well as of the two estimates. What it cannot carry is the bias the
+    blend keeps: every replicate keeps it alike, so it must be added to the interval (`Corrector`).
     """
     differences = adjusted_replicates - count_replicates
     variance = differences.var(axis=0)
@@ -702,7 +711,12 @@ def composite(
     def blend(counted: np.ndarray, difference: np.ndarray) -> np.ndarray:
         return simplex(counted + composite_weight(difference, variance, covariance) * difference, counted)
 
-    return blend(count, adjusted - count), blend(count_replicates, differences)
+    difference = adjusted - count
+    point = blend(count, difference)
+    # Of the way left from the blend to ACC, (1 - w) d, the share b / |d| is bias rather than noise.
+    bias = np.sqrt(np.maximum(difference**2 - variance, 0.0))
+    residual = (adjusted - point) * np.minimum(1.0, bias / np.maximum(np.abs(difference), 1e-12))
+    return point, blend(count_replicates, differences), residual
 
 
 def resample_counts(rng: np.random.Generator, units: int, replicates: int) -> np.ndarray:

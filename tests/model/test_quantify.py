@@ -110,10 +110,43 @@ def test_the_composite_lies_between_counting_and_acc_and_sums_to_one() -> None:
     adjusted = np.array([0.2, 0.1, 0.7])
     count_replicates = count + rng.normal(0, 0.01, (500, 3))
     adjusted_replicates = adjusted + rng.normal(0, 0.03, (500, 3))
-    point, replicates = composite(count, adjusted, count_replicates, adjusted_replicates)
+    point, replicates, residual = composite(count, adjusted, count_replicates, adjusted_replicates)
     assert point.sum() == pytest.approx(1.0) and np.allclose(replicates.sum(axis=1), 1.0)
     # Differences of 10-20 points against noise of about 3: close to ACC, short of it.
     assert (np.abs(point - adjusted) < np.abs(count - adjusted) / 4).all()
+    # The bias the blend keeps points towards ACC, and is no more than the way left to it.
+    assert (np.sign(residual) == np.sign(adjusted - count)).all()
+    assert (np.abs(residual) <= np.abs(adjusted - point) + 1e-9).all() and (np.abs(residual) > 1e-3).all()
+    # Where ACC and counting agree within noise, the blend is counting and keeps no estimated bias.
+    _, _, none = composite(
+        count, count + 0.001, count_replicates, count_replicates + rng.normal(0, 0.03, (500, 3))
+    )
+    assert (none == 0).all()
+
+
+def test_the_composite_interval_reaches_out_by_the_bias_the_blend_keeps(
+    rates_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every replicate keeps the blend's bias alike, so the percentile interval cannot see it: the end on
+    ACC's side is moved out by it, and the point stays where it was."""
+    import model.quantify
+
+    cv = load_cv_predictions(rates_dir)
+    assert cv is not None
+    corrector = Corrector(cv, "composite", replicates=200)
+    _, probs = synthetic_rows(np.random.default_rng(4), np.array([100, 100, 200]))
+    sample = Sample.of(probs)
+    before = corrector.estimate(sample)
+    blend = model.quantify.composite
+    kept = np.array([0.3, 0.0, -0.3])
+    monkeypatch.setattr(model.quantify, "composite", lambda *a: (*blend(*a)[:2], kept))
+    after = corrector.estimate(sample)
+    assert before.corrected is not None and after.corrected is not None
+    assert after.low is not None and after.high is not None and before.low is not None
+    np.testing.assert_array_equal(after.corrected, before.corrected)
+    assert after.high[0] >= min(1.0, before.corrected[0] + 0.3) - 1e-9  # realist's end reaches out
+    assert after.low[2] <= max(0.0, before.corrected[2] - 0.3) + 1e-9  # and `neither`'s, the other way
+    assert after.low[0] == before.low[0] and after.low[1] == before.low[1]  # the other ends stay
 
 
 def test_em_on_calibrated_probabilities_at_the_training_mix_stays_there() -> None:
