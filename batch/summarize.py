@@ -291,7 +291,11 @@ def note(corrector: Corrector | None, model_dir: Path, labeled: Labeled) -> str:
         f"cross-validated predictions ({corrector.system or 'unnamed system'}, {corrector.n_groups} "
         f"addresses' years){sampled}{by}; 95% interval from {corrector.replicates:,} bootstrap replicates "
         f"over {unit} and over those predictions' years"
-        + (", with the drift of each group's documents' own error rates." if labeled.unit_column else ".")
+        + (
+            ", with the drift of each group's documents' own error rates, year by year and era by era."
+            if labeled.unit_column
+            else "."
+        )
     )
 
 
