@@ -46,7 +46,7 @@ def test_targets_mix_hard_labels_with_an_out_of_fold_teacher(
     never_read = [{"id": "dev", "text": "x", "label": "neither"}]
     config = DistillSection(
         encoder="unused", embedding_weight=0.4, embedding_c=1.0, hard_weight=0.6, pool_size=25,
-        teacher_folds=3, cache="unused",
+        teacher_folds=3, cache="unused", feature_weight=0.0, bias_expert=0.0,
     )  # fmt: skip
     out, summary = with_soft_targets(
         config, rows, never_read, {"1961"}, tiny_model_dir, tmp_path / "cache.npz", seed=0
@@ -83,8 +83,8 @@ def test_a_bias_expert_adds_out_of_fold_bag_of_words_log_probabilities(
 ) -> None:
     rows = _rows()
     config = DistillSection(
-        encoder="unused", embedding_weight=1.0, pool_size=10, teacher_folds=3, cache="unused",
-        bias_expert=0.5,
+        encoder="unused", embedding_weight=1.0, embedding_c=1.0, hard_weight=0.5, pool_size=10,
+        teacher_folds=3, cache="unused", feature_weight=0.0, bias_expert=0.5,
     )  # fmt: skip
     out, _ = with_soft_targets(config, rows, [], set(), tiny_model_dir, tmp_path / "cache.npz", seed=0)
     bias = np.array([row[BIAS] for row in out])
