@@ -246,9 +246,9 @@ def test_drift_is_what_years_differ_by_beyond_the_noise_of_their_rows(rates_dir:
     cv = load_cv_predictions(rates_dir)
     assert cv is not None
     # Every synthetic year errs alike: what their rates differ by is mostly their rows' noise.
-    assert RateDrift.of(cv).shrink[0, 0, 2] < 0.5
+    assert RateDrift.of(cv).years.shrink[0, 0, 2] < 0.5
     # Half the years misread `neither` paragraphs: most of that column's variance is drift.
-    assert RateDrift.of(drifting(cv)).shrink[0, 0, 2] > 0.75
+    assert RateDrift.of(drifting(cv)).years.shrink[0, 0, 2] > 0.75
 
 
 def test_a_few_documents_carry_the_drift_of_their_rates_in_the_interval(rates_dir: Path) -> None:
