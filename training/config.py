@@ -70,15 +70,6 @@ class DistillSection(_Section):
     hard_weight: float = Field(0.5, ge=0, le=1, description="hard label's share of a labeled row's target")
     pool_size: int = Field(6000, ge=0, description="unlabeled odd-year SOTU paragraphs to add")
     teacher_folds: int = Field(5, ge=2, description="folds of the out-of-fold teacher on labeled rows")
-    # Three soft numbers per paragraph carry little of what the encoder's 768-dimensional view holds;
-    # this loss also pulls the student's mean-pooled embedding (through a linear map dropped after
-    # training) towards the encoder's, as in Reimers & Gurevych (2020). 0: soft targets only.
-    feature_weight: float = Field(0.0, ge=0, description="weight of the embedding-matching loss")
-    # Product of experts with a bias-only model (Clark, Yatskar & Zettlemoyer 2019): in training, the
-    # student's logits plus this times an out-of-fold TF-IDF + LR's log-probabilities meet the target,
-    # so the student is pushed to learn what words alone do not predict. 0: off. Serving reads the
-    # student alone, or with the TF-IDF member of `bag_of_words_weight`.
-    bias_expert: float = Field(0.0, ge=0, description="scale of the TF-IDF bias expert's log-probabilities")
     cache: str = Field(description="file of cached frozen embeddings (shared by CV folds and training)")
 
 

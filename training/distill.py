@@ -24,12 +24,6 @@ from model.labels import LABELS
 from training.config import DistillSection
 from training.cv import group_of
 
-# The column holding a row's frozen-encoder embedding, matched by the student when feature_weight > 0.
-FEATURE = "teacher_embedding"
-# The column holding bias_expert times a bag of words' log-probabilities, added to the student's logits
-# in training (product of experts) when bias_expert > 0.
-BIAS = "bias_log_probs"
-
 # Paragraphs shorter than this are headings and salutations, not arguments.
 POOL_MIN_WORDS = 15
 
@@ -165,15 +159,6 @@ def with_soft_targets(
     pool_targets = teacher.fit(rows).predict(pool) if pool else np.zeros((0, len(LABELS)))
     out = [{**row, "target": t.tolist()} for row, t in zip(rows, labeled_targets, strict=True)]
     out += [{**row, "target": t.tolist()} for row, t in zip(pool, pool_targets, strict=True)]
-    if config.bias_expert > 0:  # out of fold on labeled rows, as the teacher's targets are
-        words = Teacher(teacher.embed, embedding_weight=0.0, embedding_c=config.embedding_c)
-        on_pool = words.fit(rows).predict(pool) if pool else np.zeros((0, len(LABELS)))
-        bias = np.concatenate([out_of_fold(words, rows, config.teacher_folds), on_pool])
-        scaled = config.bias_expert * np.log(np.clip(bias, 1e-6, 1.0))
-        out = [{**row, BIAS: b.tolist()} for row, b in zip(out, scaled, strict=True)]
-    if config.feature_weight > 0:  # every row also carries the encoder's view of it (cached above)
-        embeddings = teacher.embed([row["text"] for row in out])
-        out = [{**row, FEATURE: e.tolist()} for row, e in zip(out, embeddings, strict=True)]
     shares = pool_targets.mean(axis=0) if len(pool) else np.zeros(len(LABELS))
     summary = {
         "pool_paragraphs": len(pool),

@@ -34,7 +34,6 @@ from training.calibration import fit_temperature, negative_log_likelihood
 from training.card import write_card
 from training.config import TrainConfig
 from training.corpus import load_training_data
-from training.distill import BIAS, FEATURE
 from training.evaluate import BASELINES, compare_backends, evaluate, resolve_base
 from training.metrics import classification_report, expected_calibration_error
 
@@ -53,17 +52,13 @@ def windows_dataset(
     """One training example per window (the Labeler's own encoding), and each window's paragraph.
 
     A window's label is its paragraph's class id, or, when rows carry a `target` (distillation),
-    that probability vector. Rows carrying a teacher embedding or a bias expert's log-probabilities
-    pass them to each of their windows.
+    that probability vector.
     """
     encoded = encode(load_tokenizer(directory, window), [row["text"] for row in rows], window)
     soft = "target" in rows[0] if rows else False
     labels = [rows[i]["target"] if soft else LABEL2ID[rows[i]["label"]] for i in encoded.owner]
-    columns = {"input_ids": encoded.windows, "labels": labels}
-    for extra in (FEATURE, BIAS):
-        if rows and extra in rows[0]:
-            columns[extra] = [rows[i][extra] for i in encoded.owner]
-    return Dataset.from_dict(columns), np.asarray(encoded.owner)
+    dataset = Dataset.from_dict({"input_ids": encoded.windows, "labels": labels})
+    return dataset, np.asarray(encoded.owner)
 
 
 def paragraph_macro_f1(
@@ -83,23 +78,11 @@ def paragraph_macro_f1(
 
 
 class WeightedLossTrainer(Trainer):
-    """Cross-entropy with per-class weights, so the rarest label costs as much to miss as the others.
+    """Cross-entropy with per-class weights, so the rarest label costs as much to miss as the others."""
 
-    With `feature_weight`, batches carrying teacher embeddings add that weight times the cosine
-    distance between the model's `feature_projection` of its mean-pooled last layer and the teacher's.
-    Batches carrying a bias expert's (scaled) log-probabilities add them to the logits the loss sees.
-    """
-
-    def __init__(
-        self,
-        *args: Any,
-        class_weights: torch.Tensor | None = None,
-        feature_weight: float = 0.0,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *args: Any, class_weights: torch.Tensor | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.class_weights = class_weights
-        self.feature_weight = feature_weight
 
     def _get_eval_sampler(self, eval_dataset: Any) -> torch.utils.data.Sampler | None:
         # Paragraph metrics rebuild paragraphs from window order; transformers' length grouping
@@ -114,25 +97,15 @@ class WeightedLossTrainer(Trainer):
         num_items_in_batch: torch.Tensor | int | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, Any]:
         labels = inputs.pop("labels")
-        teacher = inputs.pop(FEATURE, None)
-        bias = inputs.pop(BIAS, None)
-        outputs = model(**inputs, output_hidden_states=teacher is not None)
-        # Product of experts: the loss sees the student and the bias expert together; the model, alone.
-        logits = outputs.logits if bias is None else outputs.logits + bias.to(outputs.logits.dtype)
+        outputs = model(**inputs)
         if labels.is_floating_point():  # soft targets (distillation): cross-entropy against a distribution
-            log_probs = torch.nn.functional.log_softmax(logits, dim=-1)
+            log_probs = torch.nn.functional.log_softmax(outputs.logits, dim=-1)
             weights = (
                 self.class_weights if self.class_weights is not None else torch.ones(log_probs.shape[-1])
             )
             loss = -(labels * log_probs * weights).sum(dim=-1).mean()
         else:
-            loss = torch.nn.functional.cross_entropy(logits, labels, weight=self.class_weights)
-        if teacher is not None and self.feature_weight > 0:
-            mask = inputs["attention_mask"].unsqueeze(-1).to(outputs.hidden_states[-1].dtype)
-            pooled = (outputs.hidden_states[-1] * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
-            projected = model.get_submodule("feature_projection")(pooled)
-            distance = 1 - torch.nn.functional.cosine_similarity(projected, teacher.to(projected.dtype))
-            loss = loss + self.feature_weight * distance.mean()
+            loss = torch.nn.functional.cross_entropy(outputs.logits, labels, weight=self.class_weights)
         return (loss, outputs) if return_outputs else loss
 
 
@@ -165,11 +138,6 @@ def fine_tune(
     model = AutoModelForSequenceClassification.from_pretrained(
         base_dir, num_labels=len(LABELS), id2label=ID2LABEL, label2id=LABEL2ID, dtype=torch.float32, **dropout
     )
-    feature_weight = config.distill.feature_weight if config.distill else 0.0
-    if feature_weight > 0 and FEATURE in train_set.column_names:
-        # Trained with the model (the optimizer sees it as one of its modules), dropped before saving.
-        teacher_dim = len(train_set[0][FEATURE])
-        model.feature_projection = torch.nn.Linear(model.config.hidden_size, teacher_dim)
     # A soft target counts toward its most probable class.
     classes = np.asarray(train_set["labels"])
     classes = classes.argmax(axis=1) if classes.ndim == 2 else classes
@@ -214,7 +182,6 @@ def fine_tune(
         disable_tqdm=not progress,
         use_cpu=True,
         dataloader_num_workers=0,
-        remove_unused_columns=False,  # the teacher-embedding column is for the loss, not the model
         **selection,
     )
     trainer = WeightedLossTrainer(
@@ -224,12 +191,9 @@ def fine_tune(
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
         class_weights=weights if config.train.class_weights else None,
-        feature_weight=feature_weight,
         **extra,
     )
     trainer.train()
-    if hasattr(model, "feature_projection"):
-        del model.feature_projection
     if output_dir.exists():
         shutil.rmtree(output_dir)
     dtype = torch.float16 if config.model.save_dtype == "float16" else torch.float32

@@ -9,7 +9,7 @@ import training.evaluate
 from model.labels import LABELS
 from training.config import DistillSection
 from training.cv import group_of
-from training.distill import BIAS, EmbeddingCache, Teacher, out_of_fold, sotu_pool, with_soft_targets
+from training.distill import EmbeddingCache, sotu_pool, with_soft_targets
 
 TEXTS = {
     "realist": "Power and interest decide; deterrence keeps the peace in {} and {}.",
@@ -46,7 +46,7 @@ def test_targets_mix_hard_labels_with_an_out_of_fold_teacher(
     never_read = [{"id": "dev", "text": "x", "label": "neither"}]
     config = DistillSection(
         encoder="unused", embedding_weight=0.4, embedding_c=1.0, hard_weight=0.6, pool_size=25,
-        teacher_folds=3, cache="unused", feature_weight=0.0, bias_expert=0.0,
+        teacher_folds=3, cache="unused",
     )  # fmt: skip
     out, summary = with_soft_targets(
         config, rows, never_read, {"1961"}, tiny_model_dir, tmp_path / "cache.npz", seed=0
@@ -76,22 +76,3 @@ def test_targets_mix_hard_labels_with_an_out_of_fold_teacher(
         never_pooled=pool[:5],
     )  # fmt: skip
     assert [r["id"] for r in fewer[len(rows) :]] == [r["id"] for r in pool[5:]]
-
-
-def test_a_bias_expert_adds_out_of_fold_bag_of_words_log_probabilities(
-    tiny_model_dir: Path, tmp_path: Path
-) -> None:
-    rows = _rows()
-    config = DistillSection(
-        encoder="unused", embedding_weight=1.0, embedding_c=1.0, hard_weight=0.5, pool_size=10,
-        teacher_folds=3, cache="unused", feature_weight=0.0, bias_expert=0.5,
-    )  # fmt: skip
-    out, _ = with_soft_targets(config, rows, [], set(), tiny_model_dir, tmp_path / "cache.npz", seed=0)
-    bias = np.array([row[BIAS] for row in out])
-    assert bias.shape == (len(rows) + 10, len(LABELS))
-    assert np.allclose(np.exp(bias / 0.5).sum(axis=1), 1.0, atol=1e-4)  # half of log-probabilities
-    # The labeled rows' expert is the out-of-fold one, not one that saw their topics.
-    words = Teacher(EmbeddingCache(tiny_model_dir, tmp_path / "cache.npz"), 0.0, 1.0)
-    expert = np.exp(bias[: len(rows)] / 0.5)
-    assert np.allclose(expert, out_of_fold(words, rows, 3), atol=1e-4)
-    assert not np.allclose(expert, words.fit(rows).predict(rows), atol=1e-3)

@@ -3,7 +3,6 @@
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from model.directory import read_labels
@@ -184,74 +183,3 @@ def test_without_a_bag_of_words_weight_the_directory_holds_no_member(tmp_path: P
         (tmp_path / name).write_text("stale")
     add_bag_of_words(tmp_path, [], None)
     assert list(tmp_path.iterdir()) == []
-
-
-def _fine_tune_tiny(tmp_path: Path, base: Path, rows: list[dict], **distill: float) -> dict:
-    """Three steps of `fine_tune` on `rows` with these `[distill]` settings; the saved weights."""
-    from safetensors.numpy import load_file
-
-    from training.train import fine_tune
-
-    config = TrainConfig.model_validate(
-        {
-            "model": {"name": "f", "version": "0", "base": str(base), "max_length": 32, "stride": 8,
-                      "save_dtype": "float32"},
-            "data": {"corpus": ["unused"], "splits": "unused", "real_dev": "unused"},
-            "train": {"output_dir": "unused", "max_steps": 3, "batch_size": 4, "learning_rate": 1e-2},
-            "distill": {"encoder": "unused", "embedding_weight": 1.0, "cache": "unused", **distill},
-        }
-    )  # fmt: skip
-    out = tmp_path / f"run{len(list(tmp_path.iterdir()))}"
-    fine_tune(config, rows, out, progress=False)
-    assert Labeler(out).predict(["Power decides."])[0].label in LABELS
-    return load_file(out / "model.safetensors")
-
-
-def _soft_rows() -> list[dict]:
-    return [
-        {"id": r["id"], "text": r["text"], "target": np.eye(3)[LABELS.index(r["label"])].tolist()}
-        for r in _rows("f", 4, "x")
-    ]
-
-
-def test_feature_matching_reaches_the_encoder_and_leaves_no_projection_behind(tmp_path: Path) -> None:
-    """With `feature_weight`, the teacher's embeddings change what the encoder learns; the linear map
-    that served the loss is not saved, so the directory loads like any other."""
-    from safetensors.numpy import load_file
-
-    from training.distill import FEATURE
-
-    base = build_tiny_model(tmp_path / "base")
-    vectors = np.random.default_rng(0).normal(size=(12, 10))
-    rows = [
-        {**row, FEATURE: (v / np.linalg.norm(v)).tolist()}
-        for row, v in zip(_soft_rows(), vectors, strict=True)
-    ]
-    plain = _fine_tune_tiny(tmp_path, base, rows, feature_weight=0.0)
-    assert all(np.array_equal(plain[k], v) for k, v in _fine_tune_tiny(tmp_path, base, rows).items())
-    matched = _fine_tune_tiny(tmp_path, base, rows, feature_weight=1.0)
-    assert set(plain) == set(matched) == set(load_file(base / "model.safetensors"))
-    encoder = "bert.encoder.layer.0.attention.self.query.weight"
-    assert not np.allclose(plain[encoder], matched[encoder])
-
-
-def test_a_bias_expert_that_already_knows_the_labels_leaves_the_student_little_to_learn(
-    tmp_path: Path,
-) -> None:
-    """Product of experts: the loss sees the student's logits plus the bias expert's log-probabilities,
-    so where the bias expert is right and sure, the student's gradient nearly vanishes."""
-    from safetensors.numpy import load_file
-
-    from training.distill import BIAS
-
-    base = build_tiny_model(tmp_path / "base")
-    start = load_file(base / "model.safetensors")
-    sure = [{**row, BIAS: (10 * np.log(np.clip(row["target"], 1e-6, 1))).tolist()} for row in _soft_rows()]
-    plain = _fine_tune_tiny(tmp_path, base, _soft_rows())
-    with_expert = _fine_tune_tiny(tmp_path, base, sure, bias_expert=1.0)
-    head = "classifier.weight"
-
-    def moved(weights: dict) -> float:
-        return float(np.abs(weights[head] - start[head]).sum())
-
-    assert moved(with_expert) < 0.1 * moved(plain), (moved(with_expert), moved(plain))
