@@ -132,25 +132,29 @@ class ServiceState:
     draining: bool = False  # shutting down: /ready and new /v1 work answer 503 while in-flight work finishes
 
     async def load(self) -> None:
-        """Load and warm up the model off the event loop, then start the batcher: the app is ready."""
+        """Load the model off the event loop, start the batcher and warm the model up on the batcher's
+        thread (the thread every later prediction runs on): then the app is ready."""
+        batcher: MicroBatcher[Prediction] | None = None
         try:
             labeler = await asyncio.to_thread(self.loader, self.settings)
-            await asyncio.to_thread(labeler.predict, [WARMUP_TEXT])
+            batcher = MicroBatcher(
+                returning_memory(labeler.predict),  # else memory grows under load: see service/memory.py
+                window_s=self.settings.batch_window_ms / 1000,
+                token_budget=self.settings.batch_token_budget,
+                capacity=self.settings.queue_size,
+                on_batch=self.metrics.observe_batch,
+                on_depth=self.metrics.queue_depth.set,
+            )
+            batcher.start()
+            await batcher.warm_up([WARMUP_TEXT])
             info = await asyncio.to_thread(describe, labeler)
             corrector, no_rates = await asyncio.to_thread(load_rates, labeler)
         except Exception as error:
+            if batcher is not None:
+                await batcher.close()
             self.load_error = f"{type(error).__name__}: {error}"
             log.exception("the model at %s failed to load", self.settings.model_dir)
             return
-        batcher: MicroBatcher[Prediction] = MicroBatcher(
-            returning_memory(labeler.predict),  # else memory grows under load: see service/memory.py
-            window_s=self.settings.batch_window_ms / 1000,
-            token_budget=self.settings.batch_token_budget,
-            capacity=self.settings.queue_size,
-            on_batch=self.metrics.observe_batch,
-            on_depth=self.metrics.queue_depth.set,
-        )
-        batcher.start()
         self.runtime = Runtime(labeler, batcher, info, corrector, no_rates)
         self.metrics.ready.set(1)
         log.info("model %s %s ready (%s backend)", info.name, info.version, info.backend)

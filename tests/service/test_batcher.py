@@ -225,3 +225,29 @@ def test_empty_submit_returns_nothing_without_a_call() -> None:
 
     assert run(main) == []
     assert model.calls == []
+
+
+def test_warm_up_runs_on_the_batches_thread_outside_the_queue_and_metrics() -> None:
+    threads: list[int] = []
+    sizes: list[int] = []
+
+    def predict(texts: Sequence[str]) -> list[str]:
+        threads.append(threading.get_ident())
+        return [text.upper() for text in texts]
+
+    async def main() -> list[str]:
+        batcher = MicroBatcher(predict, on_batch=lambda size, seconds: sizes.append(size))
+        with pytest.raises(BatcherClosed):
+            await batcher.warm_up(["not started"])
+        batcher.start()
+        await batcher.warm_up(["warm"])
+        assert batcher.depth == 0
+        result = await batcher.submit(["a", "b"])
+        await batcher.close()
+        with pytest.raises(BatcherClosed):
+            await batcher.warm_up(["closed"])
+        return result
+
+    assert run(main) == ["A", "B"]
+    assert len(threads) == 2 and threads[0] == threads[1] != threading.get_ident()
+    assert sizes == [2]  # the warm-up is not a served batch

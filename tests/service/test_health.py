@@ -2,11 +2,12 @@
 
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from model.labeler import Labeler
+from model.labeler import Labeler, Prediction
 from service.main import create_app
 from service.runtime import WARMUP_TEXT, LabelerLike, load_labeler
 from service.settings import Settings
@@ -56,6 +57,32 @@ def test_not_ready_until_loaded_and_warmed(tiny_model_dir: Path, tiny_labeler: L
     finally:
         release.set()
         wrapped.gate.set()
+
+
+class ThreadRecordingLabeler(GatedLabeler):
+    """Records the thread of every prediction."""
+
+    def __init__(self, inner: Labeler) -> None:
+        super().__init__(inner)
+        self.threads: list[int] = []
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        self.threads.append(threading.get_ident())
+        return super().predict(texts)
+
+
+def test_the_warm_up_runs_on_the_thread_that_serves(tiny_model_dir: Path, tiny_labeler: Labeler) -> None:
+    # Torch keeps an OpenMP thread team per calling thread: a warm-up on another thread made every
+    # later request slower (service.batcher.MicroBatcher.warm_up).
+    recording = ThreadRecordingLabeler(tiny_labeler)
+    app = create_app(tiny_settings(tiny_model_dir), loader=lambda settings: recording)
+    with TestClient(app) as client:
+        wait_ready(client.get)
+        for _ in range(3):
+            assert client.post("/v1/classify", json={"texts": ["x", "y"]}).status_code == 200
+    assert recording.calls[0] == [WARMUP_TEXT]
+    assert len(recording.threads) == 4
+    assert len(set(recording.threads)) == 1
 
 
 def test_a_model_that_fails_to_load(tmp_path: Path) -> None:
