@@ -149,13 +149,14 @@ class ServiceState:
             await batcher.warm_up([WARMUP_TEXT])
             info = await asyncio.to_thread(describe, labeler)
             corrector, no_rates = await asyncio.to_thread(load_rates, labeler)
+            self.runtime = Runtime(labeler, batcher, info, corrector, no_rates)
         except Exception as error:
-            if batcher is not None:
-                await batcher.close()
             self.load_error = f"{type(error).__name__}: {error}"
             log.exception("the model at %s failed to load", self.settings.model_dir)
             return
-        self.runtime = Runtime(labeler, batcher, info, corrector, no_rates)
+        finally:
+            if self.runtime is None and batcher is not None:  # failed, or stopped while loading
+                await batcher.close()
         self.metrics.ready.set(1)
         log.info("model %s %s ready (%s backend)", info.name, info.version, info.backend)
 

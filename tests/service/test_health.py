@@ -64,10 +64,10 @@ class ThreadRecordingLabeler(GatedLabeler):
 
     def __init__(self, inner: Labeler) -> None:
         super().__init__(inner)
-        self.threads: list[int] = []
+        self.threads: list[threading.Thread] = []
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        self.threads.append(threading.get_ident())
+        self.threads.append(threading.current_thread())
         return super().predict(texts)
 
 
@@ -82,7 +82,22 @@ def test_the_warm_up_runs_on_the_thread_that_serves(tiny_model_dir: Path, tiny_l
             assert client.post("/v1/classify", json={"texts": ["x", "y"]}).status_code == 200
     assert recording.calls[0] == [WARMUP_TEXT]
     assert len(recording.threads) == 4
-    assert len(set(recording.threads)) == 1
+    assert len({thread.ident for thread in recording.threads}) == 1
+
+
+def test_stopping_while_warming_up_closes_the_batcher(tiny_model_dir: Path, tiny_labeler: Labeler) -> None:
+    recording = ThreadRecordingLabeler(tiny_labeler)
+    recording.gate.clear()  # hold the warm-up until the app has stopped
+    app = create_app(tiny_settings(tiny_model_dir), loader=lambda settings: recording)
+    try:
+        with TestClient(app) as client:
+            assert recording.entered.wait(timeout=30)
+            assert client.get("/ready").status_code == 503
+    finally:
+        recording.gate.set()
+    # The warm-up's thread belongs to the batcher's executor: it ends only once the batcher is closed.
+    recording.threads[0].join(timeout=30)
+    assert not recording.threads[0].is_alive()
 
 
 def test_a_model_that_fails_to_load(tmp_path: Path) -> None:
