@@ -240,7 +240,9 @@ def rates_from_stats(stats: np.ndarray, k: int) -> Rates:
     soft = stats[..., k * k : 2 * k * k].reshape(*stats.shape[:-1], k, k)
     truth = stats[..., 2 * k * k :]
     per_truth = np.maximum(truth, 1e-12)[..., None, :]
-    return Rates(hard / per_truth, soft / per_truth, truth / truth.sum(axis=-1, keepdims=True))
+    return Rates(
+        hard / per_truth, soft / per_truth, truth / np.maximum(truth.sum(axis=-1, keepdims=True), 1e-12)
+    )
 
 
 def measure_rates(cv: CvPredictions) -> Rates:
@@ -323,10 +325,8 @@ class RateDrift:
         effective = np.where(rows > 0, rows**2 / np.maximum(squares, 1e-12), np.inf)
 
         def rates_of(summed: np.ndarray) -> np.ndarray:  # (units, strata, m) -> (units, 2, strata, k, k)
-            per_row = np.maximum(summed[..., 2 * k * k :], 1e-12)[:, :, None, :]
-            hard = summed[..., : k * k].reshape(*summed.shape[:2], k, k) / per_row
-            soft = summed[..., k * k : 2 * k * k].reshape(*summed.shape[:2], k, k) / per_row
-            return np.stack([hard, soft], axis=1)
+            rates = rates_from_stats(summed, k)
+            return np.stack([rates.hard, rates.soft], axis=1)
 
         pooled = measure_rates(cv)
         mean = np.stack([pooled.hard, pooled.soft])  # (2, strata, k, k)
