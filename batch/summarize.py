@@ -4,6 +4,8 @@ Reads `stance label` output (.jsonl, .csv or .parquet) and writes, for the whole
 for each value of each `--by` column, every label's count share, mean calibrated probability and
 corrected share with a 95% interval (`model.quantify`), as a CSV and a PNG. The error rates come from
 the model directory's `cv_predictions.json`; without it the shares are raw counts, and it says so.
+With `--truth COLUMN` (hand labels of some rows) it also prints how far every method is from the true
+shares of those rows: the rates come from presidential addresses, and other writing may not share them.
 
 Exit codes: 0 done; 2 unusable arguments or input.
 """
@@ -22,12 +24,14 @@ import numpy as np
 from batch.inputs import UsageError
 from model.quantify import (
     DEFAULT_METHOD,
+    EM_COMPARISON_REPLICATES,
     METHOD_NAMES,
     METHODS,
     REPLICATES,
     STRATA,
     Corrector,
     Estimate,
+    Method,
     Sample,
     raw_estimate,
     stratum,
@@ -77,6 +81,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--replicates", type=int, default=REPLICATES, help="bootstrap replicates")
     parser.add_argument(
+        "--truth",
+        default=None,
+        metavar="COLUMN",
+        help="a column of hand labels (of some or all rows): also print how far each method's shares "
+        "of those rows are from their true shares, to check the correction on your own kind of text",
+    )
+    parser.add_argument(
         "--compare-methods",
         action="store_true",
         help="instead: measure how well each method recovers known shares of held-out CV folds",
@@ -91,11 +102,11 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
 
-def _corrector(args: argparse.Namespace, model_dir: Path, labels: Sequence[str]) -> Corrector | None:
+def _corrector(model_dir: Path, labels: Sequence[str], method: Method, replicates: int) -> Corrector | None:
     from model.quantify import load_corrector
 
     try:
-        return load_corrector(model_dir, labels, args.method, args.replicates)
+        return load_corrector(model_dir, labels, method, replicates)
     except ValueError as error:
         raise UsageError(str(error)) from None
 
@@ -127,6 +138,7 @@ class Labeled:
     unit_column: str | None
     groups: dict[str, np.ndarray]  # --by column -> (n,) values as text
     model: str  # "name version" from the rows
+    truth: np.ndarray | None = None  # (n,) index of each row's hand label, -1 where it has none
 
 
 def _read_columns(path: Path, wanted: Sequence[str]) -> dict[str, list[Any]]:
@@ -162,7 +174,11 @@ def _truthy(value: Any) -> bool:
 
 
 def read_labeled(
-    path: Path, labels: Sequence[str], by: Sequence[str], document_column: str | None
+    path: Path,
+    labels: Sequence[str],
+    by: Sequence[str],
+    document_column: str | None,
+    truth_column: str | None = None,
 ) -> Labeled:
     """Read the columns of `stance label` output that summarising needs; UsageError if it lacks them."""
     if not path.exists():
@@ -170,11 +186,13 @@ def read_labeled(
     score_columns = [f"score_{label}" for label in labels]
     unit_column = document_column or DOCUMENT_COLUMN
     wanted = [*score_columns, "heading", unit_column, "model_name", "model_version", TEXT_COLUMN, *by]
+    wanted += [truth_column] if truth_column else []
     try:
         columns = _read_columns(path, wanted)
     except (OSError, ValueError) as error:
         raise UsageError(f"{path} could not be read: {error}") from None
-    missing = [name for name in [*score_columns, *by] if name not in columns]
+    required = [*score_columns, *by, *([truth_column] if truth_column else [])]
+    missing = [name for name in required if name not in columns]
     if document_column and document_column not in columns:
         missing.append(document_column)
     if missing:
@@ -200,6 +218,7 @@ def read_labeled(
         column: np.asarray([MISSING if v is None or v == "" else str(v) for v in columns[column]])
         for column in by
     }
+    truth = None if truth_column is None else _truth(path, columns[truth_column], labels, truth_column)
     names = {
         f"{a} {b}"
         for a, b in zip(columns.get("model_name", []), columns.get("model_version", []), strict=False)
@@ -213,7 +232,23 @@ def read_labeled(
         unit_column if has_units else None,
         groups,
         ", ".join(sorted(names)),
+        truth,
     )
+
+
+def _truth(path: Path, values: Sequence[Any], labels: Sequence[str], column: str) -> np.ndarray:
+    """Hand labels as indices into `labels`, -1 for rows without one; UsageError for anything else."""
+    index = {label: i for i, label in enumerate(labels)}
+    unknown = sorted({str(v) for v in values if v not in (None, "") and v not in index})
+    if unknown:
+        raise UsageError(
+            f"{path}: column {column!r} holds {', '.join(repr(u) for u in unknown[:5])}, not labels; "
+            f"expected {', '.join(labels)} (or empty where a row has no hand label)"
+        )
+    truth = np.asarray([index.get(v, -1) if v not in (None, "") else -1 for v in values], dtype=np.int64)
+    if (truth < 0).all():
+        raise UsageError(f"{path}: column {column!r} has no hand label on any row")
+    return truth
 
 
 @dataclass(frozen=True)
@@ -296,6 +331,8 @@ def note(corrector: Corrector | None, model_dir: Path, labeled: Labeled) -> str:
             if labeled.unit_column
             else "."
         )
+        + " These rates are measured on State of the Union paragraphs and may not hold for other writing"
+        " (on op-eds they did not: docs/batch.md); hand-label a sample of yours and pass --truth to check."
     )
 
 
@@ -319,6 +356,64 @@ def table(groups: Sequence[Group], labels: Sequence[str]) -> str:
                 f"{name:<{name_width}}  {label:<{width}}  {n:>7}  {e.count_share[i]:5.1%}  "
                 f"{e.mean_probability[i]:6.1%}  {corrected}"
             )
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Check:
+    """Each method's shares of the hand-labeled rows against their true shares."""
+
+    column: str
+    rows: int
+    truth: np.ndarray  # (k,) true shares
+    estimates: dict[str, Estimate]  # method -> estimate of the same rows
+
+
+def check_against_truth(labeled: Labeled, correctors: dict[str, Corrector], column: str) -> Check:
+    """Estimate the hand-labeled rows' shares by every method and measure them against the hand labels.
+
+    The error rates come from presidential addresses; on other writing they may not hold (docs/batch.md
+    measures op-eds), and a hand-labeled sample of the user's own text is the only way to know.
+    """
+    assert labeled.truth is not None
+    rows = labeled.truth >= 0
+    units = labeled.units[rows] if labeled.units is not None else None
+    strata = labeled.strata[rows] if labeled.strata is not None else None
+    sample = Sample.of(labeled.probs[rows], units, labeled.ruled[rows], strata)
+    truth = np.bincount(labeled.truth[rows], minlength=len(labeled.labels)) / rows.sum()
+    estimates = {method: corrector.estimate(sample) for method, corrector in correctors.items()}
+    if not estimates:  # no error rates: counting is all there is to check
+        estimates = {"cc": raw_estimate(sample)}
+    return Check(column, int(rows.sum()), truth, estimates)
+
+
+def check_table(check: Check, labels: Sequence[str]) -> str:
+    """The check as a markdown table: each method's shares, their errors in points, and interval coverage."""
+    header = [f"`{label}`" for label in labels]
+    lines = [
+        f"check against the hand labels in `{check.column}` ({check.rows:,} rows): each method's shares "
+        "of those rows, (its error in points), and whether its 95% interval covers the true share",
+        "",
+        f"| method | {' | '.join(header)} | mean error, points | intervals cover |",
+        "|---|" + "---|" * (len(labels) + 2),
+        f"| true share | {' | '.join(f'{t:.1%}' for t in check.truth)} | | |",
+    ]
+    first = next(iter(check.estimates.values()))
+    mean = 100 * (first.mean_probability - check.truth)
+    cells = [f"{p:.1%} ({d:+.1f})" for p, d in zip(first.mean_probability, mean, strict=True)]
+    lines.append(f"| mean calibrated probability | {' | '.join(cells)} | {np.abs(mean).mean():.1f} | |")
+    for method, e in check.estimates.items():
+        point = e.corrected if e.corrected is not None else e.count_share
+        errors = 100 * (point - check.truth)
+        cells = [f"{p:.1%} ({d:+.1f})" for p, d in zip(point, errors, strict=True)]
+        covers = (
+            f"{int(((e.low <= check.truth) & (check.truth <= e.high)).sum())} of {len(labels)}"
+            if e.low is not None and e.high is not None
+            else ""
+        )
+        lines.append(
+            f"| {METHOD_NAMES[method]} | {' | '.join(cells)} | {np.abs(errors).mean():.1f} | {covers} |"
+        )
     return "\n".join(lines)
 
 
@@ -399,8 +494,8 @@ def _summarize(args: argparse.Namespace) -> int:
     if not (model_dir / "config.json").exists():
         raise UsageError(f"no model at {model_dir} (config.json missing): pass --model DIR")
     labels = read_labels(model_dir)
-    labeled = read_labeled(path, labels, args.by, args.document_column)
-    corrector = _corrector(args, model_dir, labels)
+    labeled = read_labeled(path, labels, args.by, args.document_column, args.truth)
+    corrector = _corrector(model_dir, labels, args.method, args.replicates)
     manifest = Manifest.load(model_dir)
     expected = f"{manifest.name} {manifest.version}"
     if corrector is not None and labeled.model and labeled.model != expected:
@@ -424,4 +519,21 @@ def _summarize(args: argparse.Namespace) -> int:
     plot(plot_path, groups, labels, title, labeled.model or expected)
     print(table(groups, labels))
     print(f"\n{message}\nwrote {csv_path} and {plot_path}")
+    if args.truth:
+        print("\n" + check_table(_check(args, model_dir, labeled), labels))
     return EXIT_OK
+
+
+def _check(args: argparse.Namespace, model_dir: Path, labeled: Labeled) -> Check:
+    """`--truth`: every method on the hand-labeled rows (counting alone when the model has no rates)."""
+    correctors: dict[str, Corrector] = {}
+    for method in METHODS:
+        # EM's bootstrap runs a whole EM per replicate: as in --compare-methods, it gets fewer.
+        replicates = min(args.replicates, EM_COMPARISON_REPLICATES) if method == "em" else args.replicates
+        corrector = _corrector(model_dir, labeled.labels, method, replicates)
+        if corrector is None:
+            break
+        correctors[method] = (
+            corrector.pooled() if corrector.n_strata > 1 and labeled.strata is None else corrector
+        )
+    return check_against_truth(labeled, correctors, args.truth)

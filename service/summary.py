@@ -70,7 +70,9 @@ def corrected_shares(
         f"Shares of the document's {len(predictions)} paragraphs, corrected for the model's error rates on "
         f"real text ({METHOD_NAMES[corrector.method]}, rates from {corrector.n_rows:,} cross-validated "
         f"predictions{sampled}{by}); 95% intervals over the paragraphs, the rates and how far one document's "
-        "own error rates, and those of its era, may stray from them."
+        "own error rates, and those of its era, may stray from them. The rates are measured on State of the "
+        "Union paragraphs: on other writing they may not hold (on op-eds the counts were closer; "
+        "docs/batch.md)."
     )
     if short:
         note += (

@@ -134,6 +134,7 @@ def test_rates_by_stratum_need_the_text_column(tmp_path: Path, capsys: pytest.Ca
         assert ("measured separately for paragraphs with 0-1 foreign-policy words" in out) == (name == "with")
         assert ("has no `text` column" in out) == (name == "without")
         assert "random sample of unlabeled paragraphs" in out
+        assert "measured on State of the Union paragraphs" in out and "--truth" in out
     assert [r["count_share"] for r in tables["with"]] == [r["count_share"] for r in tables["without"]]
     assert [r["corrected_share"] for r in tables["with"]] != [r["corrected_share"] for r in tables["without"]]
 
@@ -189,3 +190,63 @@ def test_compare_methods_prints_the_table(tmp_path: Path, capsys: pytest.Capture
     out = capsys.readouterr().out
     for method in ("cc", "acc", "pacc", "em", "composite"):
         assert f"| {method} |" in out
+
+
+def _check_rows(out: str) -> dict[str, list[str]]:
+    """The `--truth` table's rows: first cell -> the other cells."""
+    rows = [line.strip("|").split(" | ") for line in out.splitlines() if line.startswith("| ")]
+    return {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows}
+
+
+def test_truth_checks_every_method_against_hand_labels(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rows = labeled_rows(n_documents=12, seed=5)
+    rng = np.random.default_rng(5)
+    for i, row in enumerate(rows):
+        # Hand labels on two rows in three, agreeing with the model four times in five.
+        agree = rng.random() < 0.8
+        row["gold"] = "" if i % 3 == 2 else (row["label"] if agree else LABELS[rng.integers(3)])
+    labeled = write_rows(tmp_path / "out.csv", rows)
+    directory = model_dir(tmp_path / "model")
+    assert (
+        main(["summarize", str(labeled), "--model", str(directory), "--truth", "gold", "--replicates", "50"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    checked = [r for r in rows if r["gold"]]
+    assert f"hand labels in `gold` ({len(checked)} rows)" in out
+    table = _check_rows(out)
+    assert table["method"][:3] == [f"`{label}`" for label in LABELS]
+    truth = [sum(r["gold"] == label for r in checked) / len(checked) for label in LABELS]
+    assert table["true share"][:3] == [f"{t:.1%}" for t in truth]
+    counted = [sum(r["label"] == label for r in checked) / len(checked) for label in LABELS]
+    cells = table[METHOD_NAMES["cc"]]
+    assert cells[:3] == [f"{c:.1%} ({100 * (c - t):+.1f})" for c, t in zip(counted, truth, strict=True)]
+    assert float(cells[3]) == pytest.approx(
+        np.mean([100 * abs(c - t) for c, t in zip(counted, truth, strict=True)]), abs=0.06
+    )
+    for method in ("acc", "pacc", "em", "composite"):
+        assert METHOD_NAMES[method] in table
+        assert table[METHOD_NAMES[method]][4].endswith("of 3")
+
+
+def test_truth_without_rates_checks_counting(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rows = [r | {"gold": r["label"]} for r in labeled_rows(n_documents=3)]
+    labeled = write_rows(tmp_path / "out.jsonl", rows)
+    directory = model_dir(tmp_path / "model", rates=False)
+    assert main(["summarize", str(labeled), "--model", str(directory), "--truth", "gold"]) == 0
+    table = _check_rows(capsys.readouterr().out)
+    assert METHOD_NAMES["cc"] in table and METHOD_NAMES["acc"] not in table
+    assert table[METHOD_NAMES["cc"]][3] == "0.0"  # hand labels equal to the model's: counting is exact
+
+
+def test_truth_column_must_hold_labels(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    directory = model_dir(tmp_path / "model")
+    rows = labeled_rows(n_documents=2)
+    labeled = write_rows(tmp_path / "out.jsonl", [r | {"gold": "realism"} for r in rows])
+    assert main(["summarize", str(labeled), "--model", str(directory), "--truth", "gold"]) == 2
+    assert "'realism', not labels" in capsys.readouterr().err
+    assert main(["summarize", str(labeled), "--model", str(directory), "--truth", "hand"]) == 2
+    assert "no 'hand' column" in capsys.readouterr().err
+    empty = write_rows(tmp_path / "empty.jsonl", [r | {"gold": ""} for r in rows])
+    assert main(["summarize", str(empty), "--model", str(directory), "--truth", "gold"]) == 2
+    assert "no hand label on any row" in capsys.readouterr().err

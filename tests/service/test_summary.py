@@ -109,6 +109,8 @@ def test_corrected_shares_of_a_document_with_intervals(corrector: Corrector) -> 
         for share in corrected.shares.values():
             assert 0 <= share.low <= share.share <= share.high <= 1
         assert ("wide" in corrected.note) is is_short
+        # Where the rates come from, and that other writing may not share them (measured on op-eds).
+        assert "measured on State of the Union paragraphs" in corrected.note and "op-eds" in corrected.note
         widths.append(np.mean([s.high - s.low for s in corrected.shares.values()]))
     assert widths[1] > 2 * widths[0]
 
