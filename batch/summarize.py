@@ -14,6 +14,7 @@ import argparse
 import csv
 import json
 import sys
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from batch.inputs import UsageError
+from model.prediction_powered import prediction_powered
 from model.quantify import (
     DEFAULT_METHOD,
     EM_COMPARISON_REPLICATES,
@@ -77,7 +79,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "when OUT has it; else each paragraph is a unit)",
     )
     parser.add_argument(
-        "--method", default=DEFAULT_METHOD, choices=METHODS, help=f"correction (default: {DEFAULT_METHOD})"
+        "--method",
+        default=DEFAULT_METHOD,
+        choices=(*METHODS, "ppi"),
+        help=f"correction (default: {DEFAULT_METHOD}); ppi needs --truth: hand labels of a random sample "
+        "of the rows, instead of the model's error rates on State of the Union paragraphs",
     )
     parser.add_argument("--replicates", type=int, default=REPLICATES, help="bootstrap replicates")
     parser.add_argument(
@@ -260,8 +266,12 @@ class Group:
     units: int
 
 
-def summarize(labeled: Labeled, corrector: Corrector | None) -> list[Group]:
-    """The estimate for the whole file, then for each value of each --by column (in order of appearance)."""
+def summarize(
+    labeled: Labeled, corrector: Corrector | None, prediction_powered_replicates: int = 0
+) -> list[Group]:
+    """The estimate for the whole file, then for each value of each --by column (in order of appearance).
+
+    With `prediction_powered_replicates`, shares are corrected by the hand labels (`--method ppi`)."""
     selections: list[tuple[str | None, str, np.ndarray]] = [(None, "all", np.ones(len(labeled.probs), bool))]
     for by, values in labeled.groups.items():
         selections += [(by, value, values == value) for value in dict.fromkeys(values.tolist())]
@@ -270,10 +280,26 @@ def summarize(labeled: Labeled, corrector: Corrector | None) -> list[Group]:
         units = labeled.units[mask] if labeled.units is not None else None
         strata = labeled.strata[mask] if labeled.strata is not None else None
         sample = Sample.of(labeled.probs[mask], units, labeled.ruled[mask], strata)
-        estimate = corrector.estimate(sample) if corrector else raw_estimate(sample)
+        if prediction_powered_replicates:
+            estimate = _prediction_powered(labeled, mask, units, sample, prediction_powered_replicates)
+        else:
+            estimate = corrector.estimate(sample) if corrector else raw_estimate(sample)
         name = "all" if column is None else f"{column}={value}"
         results.append(Group(name, column, value, estimate, sample.units))
     return results
+
+
+def _prediction_powered(
+    labeled: Labeled, mask: np.ndarray, units: np.ndarray | None, sample: Sample, replicates: int
+) -> Estimate:
+    """`--method ppi` for one group: uncorrected when the group has no hand-labeled row."""
+    assert labeled.truth is not None
+    raw = raw_estimate(sample)
+    result = prediction_powered(labeled.probs[mask], labeled.truth[mask], units, replicates)
+    if result is None:
+        return raw
+    point, low, high = result
+    return Estimate(raw.n, raw.count_share, raw.mean_probability, "ppi", point, low, high)
 
 
 def _fraction(value: float | None) -> str:
@@ -294,7 +320,7 @@ def write_csv(path: Path, groups: Sequence[Group], labels: Sequence[str]) -> Non
                 )
 
 
-def note(corrector: Corrector | None, model_dir: Path, labeled: Labeled) -> str:
+def note(corrector: Corrector | None, model_dir: Path, labeled: Labeled, method: str, replicates: int) -> str:
     """What the corrected shares rest on, or that there are none."""
     unit = (
         f"documents (`{labeled.unit_column}`)"
@@ -302,6 +328,14 @@ def note(corrector: Corrector | None, model_dir: Path, labeled: Labeled) -> str:
         else "paragraphs (no document column: pass --document-column if rows share documents, or the "
         "interval is too narrow)"
     )
+    if method == "ppi" and labeled.truth is not None:
+        return (
+            f"corrected share: {METHOD_NAMES[method]}: the mean calibrated probability over every row plus "
+            f"the mean of (hand label - probability) over the {int((labeled.truth >= 0).sum()):,} rows "
+            "hand-labeled in the --truth column, which must be a random sample of the rows (of each group); "
+            f"95% interval from {replicates:,} bootstrap replicates over {unit}. No error rates from the "
+            "model directory are used; a group without a hand-labeled row is not corrected."
+        )
     if corrector is None:
         return (
             f"NO CORRECTION: {model_dir} has no cv_predictions.json (the model's cross-validated error "
@@ -332,7 +366,8 @@ def note(corrector: Corrector | None, model_dir: Path, labeled: Labeled) -> str:
             else "."
         )
         + " These rates are measured on State of the Union paragraphs and may not hold for other writing"
-        " (on op-eds they did not: docs/batch.md); hand-label a sample of yours and pass --truth to check."
+        " (on op-eds they did not: docs/batch.md); hand-label a random sample of yours and pass --truth to"
+        " check, or --method ppi --truth to correct with your labels instead."
     )
 
 
@@ -445,13 +480,14 @@ def plot(path: Path, groups: Sequence[Group], labels: Sequence[str], title_note:
             axis.scatter(
                 x + offsets[i], raw, marker=marker, facecolors="none", edgecolors=colour, s=28, zorder=2
             )
-            corrected = [g.estimate.corrected for g in members]
-            if all(c is not None for c in corrected):
-                point = np.array([g.estimate.corrected[i] for g in members])  # type: ignore[index]
-                low = np.array([g.estimate.low[i] for g in members])  # type: ignore[index]
-                high = np.array([g.estimate.high[i] for g in members])  # type: ignore[index]
+            # Groups without a correction (no rates, or no hand label under `--method ppi`) show counts only.
+            shown = [j for j, g in enumerate(members) if g.estimate.corrected is not None]
+            if shown:
+                point = np.array([members[j].estimate.corrected[i] for j in shown])  # type: ignore[index]
+                low = np.array([members[j].estimate.low[i] for j in shown])  # type: ignore[index]
+                high = np.array([members[j].estimate.high[i] for j in shown])  # type: ignore[index]
                 axis.errorbar(
-                    x + offsets[i],
+                    x[shown] + offsets[i],
                     point,
                     yerr=[point - low, high - point],
                     fmt=marker,
@@ -475,7 +511,9 @@ def plot(path: Path, groups: Sequence[Group], labels: Sequence[str], title_note:
     axes[0, 0].legend(
         loc="lower left", bbox_to_anchor=(0, 1.08), ncol=len(labels) + 1, fontsize=8, frameon=False
     )
-    figure.suptitle(title_note, fontsize=9, x=0.01, ha="left")
+    # Wrapped to the figure's width (about 13 characters an inch at this size): a narrow plot cut it off.
+    wrapped = textwrap.fill(title_note, max(40, int(13 * figure.get_figwidth())))
+    figure.suptitle(wrapped, fontsize=9, x=0.01, ha="left")
     figure.text(0.99, 0.005, f"model: {model}; hollow markers: raw count shares", ha="right", fontsize=7)
     figure.tight_layout(rect=(0, 0.02, 1, 0.97))
     figure.savefig(path, dpi=130)
@@ -495,7 +533,13 @@ def _summarize(args: argparse.Namespace) -> int:
         raise UsageError(f"no model at {model_dir} (config.json missing): pass --model DIR")
     labels = read_labels(model_dir)
     labeled = read_labeled(path, labels, args.by, args.document_column, args.truth)
-    corrector = _corrector(model_dir, labels, args.method, args.replicates)
+    ppi = args.method == "ppi"
+    if ppi and not args.truth:
+        raise UsageError(
+            "--method ppi corrects with hand labels: pass --truth COLUMN naming them "
+            "(a random sample of the rows)"
+        )
+    corrector = None if ppi else _corrector(model_dir, labels, args.method, args.replicates)
     manifest = Manifest.load(model_dir)
     expected = f"{manifest.name} {manifest.version}"
     if corrector is not None and labeled.model and labeled.model != expected:
@@ -505,15 +549,14 @@ def _summarize(args: argparse.Namespace) -> int:
         )
     if corrector is not None and corrector.n_strata > 1 and labeled.strata is None:
         corrector = corrector.pooled()  # without the text, a paragraph's stratum is unknown
-    groups = summarize(labeled, corrector)
+    groups = summarize(labeled, corrector, args.replicates if ppi else 0)
     csv_path = Path(args.csv) if args.csv else path.with_name(path.name + ".summary.csv")
     plot_path = Path(args.plot) if args.plot else path.with_name(path.name + ".summary.png")
     write_csv(csv_path, groups, labels)
-    message = note(corrector, model_dir, labeled)
+    message = note(corrector, model_dir, labeled, args.method, args.replicates)
     title = (
-        f"Label shares, corrected for the model's errors ({METHOD_NAMES[corrector.method]}), "
-        "with 95% intervals"
-        if corrector
+        f"Label shares, corrected for the model's errors ({METHOD_NAMES[args.method]}), with 95% intervals"
+        if corrector or ppi
         else "Label shares as counted: NOT corrected (the model directory has no error rates)"
     )
     plot(plot_path, groups, labels, title, labeled.model or expected)

@@ -58,7 +58,9 @@ from model.directory import read_json, read_temperature
 from model.labeler import softmax
 
 CV_PREDICTIONS = "cv_predictions.json"
-Method = Literal["cc", "acc", "pacc", "em", "composite"]
+# "ppi" (model.prediction_powered) needs hand labels of the corpus itself, not the model's error rates:
+# it is a Method of `stance summarize --truth`, not of the Corrector.
+Method = Literal["cc", "acc", "pacc", "em", "composite", "ppi"]
 METHODS: tuple[Method, ...] = ("cc", "acc", "pacc", "em", "composite")
 DEFAULT_METHOD: Method = "composite"  # chosen on held-out CV folds: docs/batch.md
 # How notes, printouts and plot titles name each method.
@@ -68,6 +70,7 @@ METHOD_NAMES: dict[str, str] = {
     "pacc": "PACC",
     "em": "EM",
     "composite": "COMPOSITE of counting and ACC",
+    "ppi": "PPI, prediction-powered with your hand labels",
 }
 REPLICATES = 1000
 CONFIDENCE = 0.95

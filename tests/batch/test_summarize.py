@@ -250,3 +250,32 @@ def test_truth_column_must_hold_labels(tmp_path: Path, capsys: pytest.CaptureFix
     empty = write_rows(tmp_path / "empty.jsonl", [r | {"gold": ""} for r in rows])
     assert main(["summarize", str(empty), "--model", str(directory), "--truth", "gold"]) == 2
     assert "no hand label on any row" in capsys.readouterr().err
+
+
+def test_method_ppi_corrects_with_the_hand_labels(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rows = labeled_rows(n_documents=20, seed=6)
+    rng = np.random.default_rng(6)
+    for row in rows:
+        # The 1900s' hand labels: a random third of their rows; the 1950s have none.
+        row["gold"] = row["label"] if row["decade"] == "1900s" and rng.random() < 1 / 3 else ""
+        if row["gold"] and rng.random() < 0.3:
+            row["gold"] = "neither"
+    labeled = write_rows(tmp_path / "out.jsonl", rows)
+    directory = model_dir(tmp_path / "model")
+    args = ["summarize", str(labeled), "--model", str(directory), "--by", "decade", "--replicates", "200"]
+    assert main([*args, "--method", "ppi"]) == 2
+    assert "--method ppi corrects with hand labels" in capsys.readouterr().err
+    assert main([*args, "--method", "ppi", "--truth", "gold"]) == 0
+    assert METHOD_NAMES["ppi"] in capsys.readouterr().out
+    table = {(r["group"], r["label"]): r for r in read_csv(tmp_path / "out.jsonl.summary.csv")}
+    for group, members in (("all", rows), ("decade=1900s", [r for r in rows if r["decade"] == "1900s"])):
+        checked = [r for r in members if r["gold"]]
+        for label in LABELS:
+            expected = np.mean([r[f"score_{label}"] for r in members]) + np.mean(
+                [(r["gold"] == label) - r[f"score_{label}"] for r in checked]
+            )
+            row = table[(group, label)]
+            assert float(row["corrected_share"]) == pytest.approx(expected, abs=1e-4)
+            assert float(row["low"]) <= float(row["corrected_share"]) <= float(row["high"])
+    # No hand label in the 1950s: counted, not corrected.
+    assert all(not table[("decade=1950s", label)]["corrected_share"] for label in LABELS)
