@@ -320,7 +320,13 @@ def write_csv(path: Path, groups: Sequence[Group], labels: Sequence[str]) -> Non
                 )
 
 
-def note(corrector: Corrector | None, model_dir: Path, labeled: Labeled, method: str, replicates: int) -> str:
+def note(
+    corrector: Corrector | None,
+    model_dir: Path,
+    labeled: Labeled,
+    method: str = DEFAULT_METHOD,
+    replicates: int = REPLICATES,
+) -> str:
     """What the corrected shares rest on, or that there are none."""
     unit = (
         f"documents (`{labeled.unit_column}`)"
