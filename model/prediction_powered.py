@@ -52,7 +52,14 @@ def prediction_powered(
         return simplex(raw, totals[..., :k] / np.maximum(totals[..., k : k + 1], 1e-12))
 
     point = shares(sums.sum(axis=0))
-    drawn = resample_counts(np.random.default_rng(seed), count, replicates) @ sums
+    # Replicates go in chunks so that the (replicates, units) counts stay near 32 MB for any corpus.
+    rng, size = np.random.default_rng(seed), max(1, int(4e6 // count))
+    drawn = np.concatenate(
+        [
+            resample_counts(rng, count, min(size, replicates - start)) @ sums
+            for start in range(0, replicates, size)
+        ]
+    )
     # A resample that drew no hand-labeled row has no estimate: it is left out.
     drawn = drawn[drawn[:, -1] > 0]
     low, high = np.quantile(shares(drawn), [(1 - confidence) / 2, (1 + confidence) / 2], axis=0)
