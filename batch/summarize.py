@@ -108,13 +108,17 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
 
-def _corrector(model_dir: Path, labels: Sequence[str], method: Method, replicates: int) -> Corrector | None:
+def _corrector(model_dir: Path, labeled: "Labeled", method: Method, replicates: int) -> Corrector | None:
+    """The model's rates for `method`: one pooled set when the file has no text, whose strata are unknown."""
     from model.quantify import load_corrector
 
     try:
-        return load_corrector(model_dir, labels, method, replicates)
+        corrector = load_corrector(model_dir, labeled.labels, method, replicates)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    if corrector is not None and corrector.n_strata > 1 and labeled.strata is None:
+        return corrector.pooled()
+    return corrector
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -545,7 +549,7 @@ def _summarize(args: argparse.Namespace) -> int:
             "--method ppi corrects with hand labels: pass --truth COLUMN naming them "
             "(a random sample of the rows)"
         )
-    corrector = None if ppi else _corrector(model_dir, labels, args.method, args.replicates)
+    corrector = None if ppi else _corrector(model_dir, labeled, args.method, args.replicates)
     manifest = Manifest.load(model_dir)
     expected = f"{manifest.name} {manifest.version}"
     if corrector is not None and labeled.model and labeled.model != expected:
@@ -553,8 +557,6 @@ def _summarize(args: argparse.Namespace) -> int:
             f"{path} was labeled by {labeled.model} but {model_dir} holds {expected}: its error rates "
             "would correct another model's errors; pass --model with the directory that labeled the file"
         )
-    if corrector is not None and corrector.n_strata > 1 and labeled.strata is None:
-        corrector = corrector.pooled()  # without the text, a paragraph's stratum is unknown
     groups = summarize(labeled, corrector, args.replicates if ppi else 0)
     csv_path = Path(args.csv) if args.csv else path.with_name(path.name + ".summary.csv")
     plot_path = Path(args.plot) if args.plot else path.with_name(path.name + ".summary.png")
@@ -579,10 +581,8 @@ def _check(args: argparse.Namespace, model_dir: Path, labeled: Labeled) -> Check
     for method in METHODS:
         # EM's bootstrap runs a whole EM per replicate: as in --compare-methods, it gets fewer.
         replicates = min(args.replicates, EM_COMPARISON_REPLICATES) if method == "em" else args.replicates
-        corrector = _corrector(model_dir, labeled.labels, method, replicates)
+        corrector = _corrector(model_dir, labeled, method, replicates)
         if corrector is None:
             break
-        correctors[method] = (
-            corrector.pooled() if corrector.n_strata > 1 and labeled.strata is None else corrector
-        )
+        correctors[method] = corrector
     return check_against_truth(labeled, correctors, args.truth)
