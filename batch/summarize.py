@@ -4,14 +4,17 @@ Reads `stance label` output (.jsonl, .csv or .parquet) and writes, for the whole
 for each value of each `--by` column, every label's count share, mean calibrated probability and
 corrected share with a 95% interval (`model.quantify`), as a CSV and a PNG. The error rates come from
 the model directory's `cv_predictions.json`; without it the shares are raw counts, and it says so.
-With `--truth COLUMN` (hand labels of some rows) it also prints how far every method is from the true
-shares of those rows: the rates come from presidential addresses, and other writing may not share them.
+With hand labels of some rows (`--truth COLUMN` of OUT, or `--hand-labels` of a sheet that `--draw N`
+drew at random) it also prints how far every method is from the true shares of those rows: the rates
+come from presidential addresses, and other writing may not share them. `--method ppi` corrects with
+those hand labels instead of the rates.
 
 Exit codes: 0 done; 2 unusable arguments or input.
 """
 
 import argparse
 import csv
+import glob
 import json
 import sys
 import textwrap
@@ -23,8 +26,11 @@ from typing import Any
 import numpy as np
 
 from batch.inputs import UsageError
+from model.directory import read_json
+from model.labels import LABELS
 from model.prediction_powered import prediction_powered
 from model.quantify import (
+    CV_PREDICTIONS,
     DEFAULT_METHOD,
     EM_COMPARISON_REPLICATES,
     METHOD_NAMES,
@@ -44,6 +50,10 @@ CSV_COLUMNS = ("group", "label", "n", "count_share", "mean_probability", "correc
 DOCUMENT_COLUMN = "document_id"  # what `stance label --documents` names each paragraph's document
 TEXT_COLUMN = "text"  # the paragraph, kept from the input: its vocabulary stratum picks its error rates
 MISSING = "(missing)"
+# `--draw` writes a sheet of rows to hand-label, and `--hand-labels` reads it back by id.
+SHEET_SUFFIX, HAND_LABEL, ID_COLUMN = ".to_label.csv", "hand_label", "id"
+# The team's labeled rows behind the shipped model's CV predictions; their `confidence` is sure or lean.
+ANNOTATIONS = ("data/sotu_train/*.jsonl", "data/sotu_random/*.jsonl")
 # Okabe-Ito colours, and a marker per label: told apart in greyscale print and by colour-blind readers.
 STYLES = [("#D55E00", "s"), ("#0072B2", "o"), ("#000000", "^"), ("#009E73", "D"), ("#CC79A7", "v")]
 
@@ -94,15 +104,42 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "of those rows are from their true shares, to check the correction on your own kind of text",
     )
     parser.add_argument(
+        "--draw",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"instead of summarising: write a random N of OUT's rows, in random order, to OUT{SHEET_SUFFIX} "
+        f"with an empty `{HAND_LABEL}` column to fill in (label from the top and stop anywhere: any top "
+        "part is a random sample too), for --hand-labels",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="with --draw: the random draw's seed")
+    parser.add_argument(
+        "--hand-labels",
+        default=None,
+        metavar="PATH",
+        help=f"like --truth, with the hand labels in the `{HAND_LABEL}` column of a file (a filled-in --draw "
+        "sheet), joined to OUT by `id`",
+    )
+    parser.add_argument(
         "--compare-methods",
         action="store_true",
         help="instead: measure how well each method recovers known shares of held-out CV folds",
+    )
+    parser.add_argument(
+        "--annotations",
+        nargs="+",
+        default=list(ANNOTATIONS),
+        metavar="GLOB",
+        help="with --compare-methods: the labeled rows behind the CV predictions, for how sure the team "
+        "was of each label (`confidence`); they add the clarity-shift cases (default: %(default)s)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        return _compare(args) if args.compare_methods else _summarize(args)
+        if args.compare_methods:
+            return _compare(args)
+        return _draw(args) if args.draw is not None else _summarize(args)
     except UsageError as error:
         print(f"stance summarize: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -132,8 +169,30 @@ def _compare(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     if cv is None:
         raise UsageError(f"{model_dir} has no cv_predictions.json: nothing to compare the methods on")
-    print(comparison_markdown(compare_methods(cv, METHODS, args.replicates)))
+    sure = annotator_sure(model_dir, args.annotations)
+    if sure is None:
+        print(
+            f"no `confidence` for every CV row in {' '.join(args.annotations)}: "
+            "the clarity-shift cases are left out",
+            file=sys.stderr,
+        )
+    print(comparison_markdown(compare_methods(cv, METHODS, args.replicates, sure=sure)))
     return EXIT_OK
+
+
+def annotator_sure(model_dir: Path, patterns: Sequence[str]) -> np.ndarray | None:
+    """Per CV row of the model directory: whether the team marked its label `sure` (not `lean`), read
+    from the labeled rows by id; None unless every row is found with a confidence."""
+    ids = (read_json(model_dir / CV_PREDICTIONS) or {}).get("ids", [])
+    confidence: dict[str, Any] = {}
+    for path in sorted({path for pattern in patterns for path in glob.glob(pattern)}):
+        with open(path, encoding="utf-8") as rows:
+            confidence |= {
+                row["id"]: row.get("confidence") for row in map(json.loads, filter(str.strip, rows))
+            }
+    if not ids or any(confidence.get(i) not in ("sure", "lean") for i in ids):
+        return None
+    return np.array([confidence[i] == "sure" for i in ids])
 
 
 @dataclass(frozen=True)
@@ -153,6 +212,15 @@ class Labeled:
 
 def _read_columns(path: Path, wanted: Sequence[str]) -> dict[str, list[Any]]:
     """The `wanted` columns of a .jsonl, .csv or .parquet file that has them (others are skipped)."""
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    try:
+        return _columns(path, wanted)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"{path} could not be read: {error}") from None
+
+
+def _columns(path: Path, wanted: Sequence[str]) -> dict[str, list[Any]]:
     kind = path.suffix.lower()
     if kind == ".jsonl":
         rows = []
@@ -189,19 +257,20 @@ def read_labeled(
     by: Sequence[str],
     document_column: str | None,
     truth_column: str | None = None,
+    hand_labels: Path | None = None,
 ) -> Labeled:
-    """Read the columns of `stance label` output that summarising needs; UsageError if it lacks them."""
-    if not path.exists():
-        raise UsageError(f"{path}: no such file")
+    """Read the columns of `stance label` output that summarising needs; UsageError if it lacks them.
+
+    Hand labels come from OUT's `truth_column`, or from the `hand_label` column of the file
+    `hand_labels`, joined by id."""
     score_columns = [f"score_{label}" for label in labels]
     unit_column = document_column or DOCUMENT_COLUMN
     wanted = [*score_columns, "heading", unit_column, "model_name", "model_version", TEXT_COLUMN, *by]
     wanted += [truth_column] if truth_column else []
-    try:
-        columns = _read_columns(path, wanted)
-    except (OSError, ValueError) as error:
-        raise UsageError(f"{path} could not be read: {error}") from None
+    wanted += [ID_COLUMN] if hand_labels else []
+    columns = _read_columns(path, wanted)
     required = [*score_columns, *by, *([truth_column] if truth_column else [])]
+    required += [ID_COLUMN] if hand_labels else []
     missing = [name for name in required if name not in columns]
     if document_column and document_column not in columns:
         missing.append(document_column)
@@ -229,6 +298,8 @@ def read_labeled(
         for column in by
     }
     truth = None if truth_column is None else _truth(path, columns[truth_column], labels, truth_column)
+    if hand_labels is not None:
+        truth = _truth(hand_labels, _joined(path, columns[ID_COLUMN], hand_labels), labels, HAND_LABEL)
     names = {
         f"{a} {b}"
         for a, b in zip(columns.get("model_name", []), columns.get("model_version", []), strict=False)
@@ -259,6 +330,31 @@ def _truth(path: Path, values: Sequence[Any], labels: Sequence[str], column: str
     if (truth < 0).all():
         raise UsageError(f"{path}: column {column!r} has no hand label on any row")
     return truth
+
+
+def _joined(path: Path, ids: Sequence[Any], hand_labels: Path) -> list[Any]:
+    """The `hand_label` of each of OUT's rows from the file `hand_labels` (None where it has none)."""
+    sheet = _read_columns(hand_labels, [ID_COLUMN, HAND_LABEL])
+    missing = [name for name in (ID_COLUMN, HAND_LABEL) if name not in sheet]
+    if missing:
+        raise UsageError(f"{hand_labels} has no {' or '.join(repr(m) for m in missing)} column")
+    keys = _unique_ids(path, ids)
+    given = {str(i): label for i, label in zip(sheet[ID_COLUMN], sheet[HAND_LABEL], strict=True)}
+    unknown = sorted(set(given) - set(keys))
+    if unknown:
+        raise UsageError(
+            f"{hand_labels}: {len(unknown)} id(s) are not rows of {path} ({', '.join(unknown[:3])}): "
+            "was the sheet drawn from another file?"
+        )
+    return [given.get(key) for key in keys]
+
+
+def _unique_ids(path: Path, ids: Sequence[Any]) -> list[str]:
+    """OUT's ids as text; UsageError if any repeats, since hand labels are joined to rows by id."""
+    keys = [str(i) for i in ids]
+    if len(set(keys)) < len(keys):
+        raise UsageError(f"{path}: ids repeat, so hand labels cannot be joined to its rows by id")
+    return keys
 
 
 @dataclass(frozen=True)
@@ -342,7 +438,7 @@ def note(
         return (
             f"corrected share: {METHOD_NAMES[method]}: the mean calibrated probability over every row plus "
             f"the mean of (hand label - probability) over the {int((labeled.truth >= 0).sum()):,} rows "
-            "hand-labeled in the --truth column, which must be a random sample of the rows (of each group); "
+            "hand-labeled, which must be a random sample of the rows (of each group; --draw draws one); "
             f"95% interval from {replicates:,} bootstrap replicates over {unit}. No error rates from the "
             "model directory are used; a group without a hand-labeled row is not corrected."
         )
@@ -376,8 +472,9 @@ def note(
             else "."
         )
         + " These rates are measured on State of the Union paragraphs and may not hold for other writing"
-        " (on op-eds they did not: docs/batch.md); hand-label a random sample of yours and pass --truth to"
-        " check, or --method ppi --truth to correct with your labels instead."
+        " (on op-eds they did not: docs/batch.md); draw a random sample of yours with --draw N, hand-label"
+        " it, and pass --hand-labels to check, or --method ppi --hand-labels to correct with your labels"
+        " instead."
     )
 
 
@@ -408,13 +505,13 @@ def table(groups: Sequence[Group], labels: Sequence[str]) -> str:
 class Check:
     """Each method's shares of the hand-labeled rows against their true shares."""
 
-    column: str
+    source: str  # where the hand labels are: "in `COLUMN`", or in a file's column
     rows: int
     truth: np.ndarray  # (k,) true shares
     estimates: dict[str, Estimate]  # method -> estimate of the same rows
 
 
-def check_against_truth(labeled: Labeled, correctors: dict[str, Corrector], column: str) -> Check:
+def check_against_truth(labeled: Labeled, correctors: dict[str, Corrector], source: str) -> Check:
     """Estimate the hand-labeled rows' shares by every method and measure them against the hand labels.
 
     The error rates come from presidential addresses; on other writing they may not hold (docs/batch.md
@@ -429,14 +526,14 @@ def check_against_truth(labeled: Labeled, correctors: dict[str, Corrector], colu
     estimates = {method: corrector.estimate(sample) for method, corrector in correctors.items()}
     if not estimates:  # no error rates: counting is all there is to check
         estimates = {"cc": raw_estimate(sample)}
-    return Check(column, int(rows.sum()), truth, estimates)
+    return Check(source, int(rows.sum()), truth, estimates)
 
 
 def check_table(check: Check, labels: Sequence[str]) -> str:
     """The check as a markdown table: each method's shares, their errors in points, and interval coverage."""
     header = [f"`{label}`" for label in labels]
     lines = [
-        f"check against the hand labels in `{check.column}` ({check.rows:,} rows): each method's shares "
+        f"check against the hand labels {check.source} ({check.rows:,} rows): each method's shares "
         "of those rows, (its error in points), and whether its 95% interval covers the true share",
         "",
         f"| method | {' | '.join(header)} | mean error, points | intervals cover |",
@@ -542,12 +639,15 @@ def _summarize(args: argparse.Namespace) -> int:
     if not (model_dir / "config.json").exists():
         raise UsageError(f"no model at {model_dir} (config.json missing): pass --model DIR")
     labels = read_labels(model_dir)
-    labeled = read_labeled(path, labels, args.by, args.document_column, args.truth)
+    if args.truth and args.hand_labels:
+        raise UsageError("pass the hand labels once: --truth COLUMN or --hand-labels PATH, not both")
+    hand_labels = Path(args.hand_labels) if args.hand_labels else None
+    labeled = read_labeled(path, labels, args.by, args.document_column, args.truth, hand_labels)
     ppi = args.method == "ppi"
-    if ppi and not args.truth:
+    if ppi and labeled.truth is None:
         raise UsageError(
-            "--method ppi corrects with hand labels: pass --truth COLUMN naming them "
-            "(a random sample of the rows)"
+            "--method ppi corrects with hand labels of a random sample of the rows: pass --truth COLUMN "
+            "naming them, or --hand-labels PATH (draw the sample with --draw N)"
         )
     corrector = None if ppi else _corrector(model_dir, labeled, args.method, args.replicates)
     manifest = Manifest.load(model_dir)
@@ -570,8 +670,44 @@ def _summarize(args: argparse.Namespace) -> int:
     plot(plot_path, groups, labels, title, labeled.model or expected)
     print(table(groups, labels))
     print(f"\n{message}\nwrote {csv_path} and {plot_path}")
-    if args.truth:
+    if labeled.truth is not None:
         print("\n" + check_table(_check(args, model_dir, labeled), labels))
+    return EXIT_OK
+
+
+def _draw(args: argparse.Namespace) -> int:
+    """`--draw N`: a sheet of N random rows of OUT to hand-label, in the draw's (random) order."""
+    if not args.output:
+        raise UsageError("name the labeled file to draw rows from (OUT)")
+    path = Path(args.output)
+    sheet = path.with_name(path.name + SHEET_SUFFIX)
+    if sheet.exists():  # it may hold hand labels: never overwrite them
+        raise UsageError(f"{sheet} exists (it may hold your hand labels): move it away to draw again")
+    unit_column = args.document_column or DOCUMENT_COLUMN
+    columns = _read_columns(path, [ID_COLUMN, unit_column, *args.by, TEXT_COLUMN])
+    missing = [name for name in (ID_COLUMN, TEXT_COLUMN, *args.by) if name not in columns]
+    if missing:
+        raise UsageError(
+            f"{path} has no {', '.join(repr(m) for m in missing)} column: is it `stance label` output?"
+        )
+    n = len(_unique_ids(path, columns[ID_COLUMN]))
+    if not 0 < args.draw <= n:
+        raise UsageError(f"--draw must be between 1 and the {n:,} rows of {path}")
+    # Uniform over every row, headings too: the hand-labeled rows must be a random sample of the rows
+    # the shares are of, for PPI's correction to be unbiased (a heading's hand label is `neither`).
+    drawn = np.random.default_rng(args.seed).permutation(n)[: args.draw]
+    names = [
+        name for name in dict.fromkeys((ID_COLUMN, unit_column, *args.by, TEXT_COLUMN)) if name in columns
+    ]
+    with sheet.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*names, HAND_LABEL])
+        writer.writerows([*(columns[name][row] for name in names), ""] for row in drawn)
+    print(
+        f"wrote {args.draw:,} of {n:,} rows, drawn at random (seed {args.seed}), to {sheet}: fill in "
+        f"`{HAND_LABEL}` with {', '.join(LABELS)} by docs/labeling-guide.md, from the top (any top "
+        f"part is a random sample too), then: stance summarize {path} --method ppi --hand-labels {sheet}"
+    )
     return EXIT_OK
 
 
@@ -585,4 +721,9 @@ def _check(args: argparse.Namespace, model_dir: Path, labeled: Labeled) -> Check
         if corrector is None:
             break
         correctors[method] = corrector
-    return check_against_truth(labeled, correctors, args.truth)
+    return check_against_truth(labeled, correctors, _truth_source(args))
+
+
+def _truth_source(args: argparse.Namespace) -> str:
+    """Where the hand labels are, for the printout."""
+    return f"in `{args.truth}`" if args.truth else f"in `{HAND_LABEL}` of {args.hand_labels}"

@@ -56,6 +56,7 @@ import numpy as np
 
 from model.directory import read_json, read_temperature
 from model.labeler import softmax
+from model.labels import STANCE_LABELS
 
 CV_PREDICTIONS = "cv_predictions.json"
 # "ppi" (model.prediction_powered) needs hand labels of the corpus itself, not the model's error rates:
@@ -772,6 +773,7 @@ def compare_methods(
     shifted: int = 40,
     confidence: float = CONFIDENCE,
     seed: int = 0,
+    sure: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """How well each method recovers known shares of held-out CV folds, and how often intervals cover them.
 
@@ -782,10 +784,13 @@ def compare_methods(
     years (`eras`, the subgroups a `--by` summary compares); its years are the bootstrap units.
     It is then `shifted` times resampled to a random label mix (drawn uniformly from
     all mixes; the fold's size, rows drawn with replacement within each label, in proportion to their
-    weights) to test the methods under prior shift, where counting fails most. The default method
-    (ACC) is also run with the ablated rates of `rate_variants`.
+    weights) to test the methods under prior shift, where counting fails most. Given `sure` (per row:
+    the team marked its label `sure`, not `lean`), it adds the clarity shifts of `_clarity_cases`. The
+    default method is also run with the ablated rates of `rate_variants`.
     """
     rng = np.random.default_rng(seed)
+    # A stream of its own, so the other cases draw the same samples with or without `sure`.
+    clarity_rng = np.random.default_rng([seed, 1])
     k = len(cv.labels)
     variants = rate_variants(cv)
     systems = [(method, "stratified") for method in methods]
@@ -796,6 +801,7 @@ def compare_methods(
     widths: dict[tuple[str, str], list[np.ndarray]] = {}
     for fold in np.unique(cv.folds):
         test = cv.subset(cv.folds == fold)
+        test_sure = None if sure is None else sure[cv.folds == fold]
         correctors = {
             (method, name): Corrector(
                 variants[name].subset(variants[name].folds != fold),
@@ -817,6 +823,8 @@ def compare_methods(
             rows = np.flatnonzero(era == value)
             if value >= 0 and len(rows) >= MIN_ERA_ROWS:
                 cases.append(("eras", *_held_out(test, rows, test.weights[rows])))
+        if test_sure is not None:
+            cases += _clarity_cases(clarity_rng, test, test_sure, shifted)
         for _ in range(shifted):
             counts = rng.multinomial(len(test), rng.dirichlet(np.ones(k)))
             rows = np.concatenate([_draw(rng, test, j, c) for j, c in enumerate(counts) if c])
@@ -860,6 +868,36 @@ def compare_methods(
     return results
 
 
+def _clarity_cases(
+    rng: np.random.Generator, test: CvPredictions, sure: np.ndarray, shifted: int
+) -> list[tuple[str, Sample, np.ndarray]]:
+    """Held-out labeled rows narrowed by how sure the team was of them: writing clearer or murkier than
+    the rate rows, which no error rate can see (the corrections assume a shift of label mix alone).
+
+    `clear`: the rows the team was sure of, at the labeled rows' own label mix; `clear_shifted`: the
+    same at `shifted` random mixes; `murky`: the stance rows it was sure of and the `neither` rows it
+    leaned on (those it nearly gave a stance), at the labeled rows' mix. That last is the pattern of the
+    real text outside the rate rows: the op-eds' and the real dev set's stance paragraphs are clear,
+    and their `neither` paragraphs draw stances two to four times as often (docs/batch.md).
+    """
+    labeled = ~test.sampled
+    k = len(test.labels)
+    mix = np.bincount(test.gold[labeled], minlength=k)  # the labeled rows' own counts of each label
+    stance = np.isin(np.asarray(test.labels)[test.gold], STANCE_LABELS)
+    clear, murky = test.subset(labeled & sure), test.subset(labeled & (sure == stance))
+    draws = [("clear", clear, mix), ("murky", murky, mix)]
+    draws += [
+        ("clear_shifted", clear, rng.multinomial(labeled.sum(), rng.dirichlet(np.ones(k))))
+        for _ in range(shifted)
+    ]
+    cases = []
+    for name, rows, counts in draws:
+        if all((rows.gold == j).any() for j in np.flatnonzero(counts)):
+            drawn = np.concatenate([_draw(rng, rows, j, c) for j, c in enumerate(counts) if c])
+            cases.append((name, *_held_out(rows, drawn, np.ones(len(drawn)))))
+    return cases
+
+
 def _draw(rng: np.random.Generator, test: CvPredictions, label: int, count: int) -> np.ndarray:
     """`count` rows of gold `label`, with replacement, in proportion to their weights."""
     pick = np.flatnonzero(test.gold == label)
@@ -889,6 +927,16 @@ def comparison_markdown(results: dict[str, Any]) -> str:
         ("labeled", "held-out folds' labeled rows alone (foreign-policy paragraphs)"),
         ("eras", "held-out folds' half-centuries (every paragraph of those years, as above)"),
         ("shifted", "held-out folds resampled to shifted label mixes"),
+        ("clear", "held-out folds' labeled rows the team was sure of, at the labeled rows' label mix"),
+        (
+            "clear_shifted",
+            "held-out folds' labeled rows the team was sure of, resampled to shifted label mixes",
+        ),
+        (
+            "murky",
+            "held-out folds' stance rows the team was sure of and `neither` rows it leaned on, at the "
+            "labeled rows' label mix (the pattern of op-eds and the real dev set)",
+        ),
     ):
         if case not in next(iter(results["methods"].values())):
             continue

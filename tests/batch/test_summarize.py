@@ -1,6 +1,7 @@
 """`stance summarize`: label shares of `stance label` output, by column, as a CSV and a PNG."""
 
 import csv
+import json
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +135,11 @@ def test_rates_by_stratum_need_the_text_column(tmp_path: Path, capsys: pytest.Ca
         assert ("measured separately for paragraphs with 0-1 foreign-policy words" in out) == (name == "with")
         assert ("has no `text` column" in out) == (name == "without")
         assert "random sample of unlabeled paragraphs" in out
-        assert "measured on State of the Union paragraphs" in out and "--truth" in out
+        assert (
+            "measured on State of the Union paragraphs" in out
+            and "--draw N" in out
+            and "--hand-labels" in out
+        )
     assert [r["count_share"] for r in tables["with"]] == [r["count_share"] for r in tables["without"]]
     assert [r["corrected_share"] for r in tables["with"]] != [r["corrected_share"] for r in tables["without"]]
 
@@ -190,6 +195,29 @@ def test_compare_methods_prints_the_table(tmp_path: Path, capsys: pytest.Capture
     out = capsys.readouterr().out
     for method in ("cc", "acc", "pacc", "em", "composite"):
         assert f"| {method} |" in out
+
+
+def test_compare_methods_reads_the_teams_confidence_for_clarity_shift(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    directory = model_dir(tmp_path / "model")
+    ids = json.loads((directory / "cv_predictions.json").read_text())["ids"]
+    annotations = tmp_path / "labeled.jsonl"
+    annotations.write_text(
+        "".join(
+            json.dumps({"id": i, "confidence": ("sure", "lean")[n % 2]}) + "\n" for n, i in enumerate(ids)
+        )
+    )
+    arguments = ["summarize", "--compare-methods", "--model", str(directory), "--replicates", "20"]
+    assert main([*arguments, "--annotations", str(annotations)]) == 0
+    captured = capsys.readouterr()
+    assert "the team was sure of" in captured.out and "clarity-shift" not in captured.err
+    # A row without a confidence (or no file at all) leaves the clarity cases out, and says so.
+    annotations.write_text("\n".join(annotations.read_text().splitlines()[1:]))
+    assert main([*arguments, "--annotations", str(annotations)]) == 0
+    captured = capsys.readouterr()
+    assert "the team was sure of" not in captured.out
+    assert "the clarity-shift cases are left out" in captured.err
 
 
 def _check_rows(out: str) -> dict[str, list[str]]:
@@ -279,3 +307,76 @@ def test_method_ppi_corrects_with_the_hand_labels(tmp_path: Path, capsys: pytest
             assert float(row["low"]) <= float(row["corrected_share"]) <= float(row["high"])
     # No hand label in the 1950s: counted, not corrected.
     assert all(not table[("decade=1950s", label)]["corrected_share"] for label in LABELS)
+
+
+def test_draw_writes_a_random_sheet_whose_hand_labels_come_back_by_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    rows = labeled_rows(n_documents=20, seed=8)
+    labeled = write_rows(tmp_path / "out.jsonl", rows)
+    assert main(["summarize", str(labeled), "--draw", "40", "--by", "decade"]) == 0
+    sheet = tmp_path / "out.jsonl.to_label.csv"
+    assert f"then: stance summarize {labeled} --method ppi --hand-labels {sheet}" in capsys.readouterr().out
+    drawn = read_sheet(sheet)
+    assert list(drawn[0]) == ["id", "document_id", "decade", "text", "hand_label"]
+    order = {row["id"]: i for i, row in enumerate(rows)}
+    positions = [order[row["id"]] for row in drawn]
+    assert len(set(positions)) == 40 and positions != sorted(positions)  # distinct rows, in random order
+    assert all(row["hand_label"] == "" for row in drawn)
+    again = tmp_path / "again.jsonl"
+    again.write_bytes(labeled.read_bytes())
+    assert main(["summarize", str(again), "--draw", "40", "--seed", "1"]) == 0
+    redrawn = read_sheet(tmp_path / "again.jsonl.to_label.csv")
+    assert [row["id"] for row in redrawn] != [row["id"] for row in drawn]
+    # Drawing again would overwrite a sheet that may hold hand labels: refused.
+    assert main(["summarize", str(again), "--draw", "40"]) == 2
+    assert "move it away to draw again" in capsys.readouterr().err
+
+    # Fill in the top 30 (a random sample too) and correct with them: the same as a column in OUT.
+    by_id = {row["id"]: row for row in rows}
+    for row in drawn[:30]:
+        row["hand_label"] = "neither" if row["id"].endswith(":1") else by_id[row["id"]]["label"]
+    with sheet.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(drawn[0]))
+        writer.writeheader()
+        writer.writerows(drawn)
+    filled = {row["id"]: row["hand_label"] for row in drawn}
+    column = write_rows(tmp_path / "column.jsonl", [r | {"gold": filled.get(r["id"], "")} for r in rows])
+    directory = model_dir(tmp_path / "model")
+    common = ["--model", str(directory), "--by", "decade", "--method", "ppi", "--replicates", "100"]
+    assert main(["summarize", str(labeled), *common, "--hand-labels", str(sheet)]) == 0
+    out = capsys.readouterr().out
+    assert f"check against the hand labels in `hand_label` of {sheet} (30 rows)" in out
+    assert main(["summarize", str(column), *common, "--truth", "gold"]) == 0
+    assert read_csv(tmp_path / "out.jsonl.summary.csv") == read_csv(tmp_path / "column.jsonl.summary.csv")
+
+
+def read_sheet(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_draw_and_hand_labels_refuse_what_cannot_be_joined(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    labeled = write_rows(tmp_path / "out.jsonl", labeled_rows(n_documents=2))
+    directory = model_dir(tmp_path / "model")
+    assert main(["summarize", str(labeled), "--draw", "0"]) == 2
+    assert main(["summarize", str(labeled), "--draw", "25"]) == 2
+    assert "--draw must be between 1 and the 24 rows" in capsys.readouterr().err
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("id,hand_label\nd0:1,realist\nd9:1,neither\n")
+    summarize = ["summarize", str(labeled), "--model", str(directory), "--hand-labels", str(sheet)]
+    assert main(summarize) == 2
+    assert "1 id(s) are not rows of" in capsys.readouterr().err
+    sheet.write_text("id,label\nd0:1,realist\n")
+    assert main(summarize) == 2
+    assert "has no 'hand_label' column" in capsys.readouterr().err
+    sheet.write_text("id,hand_label\nd0:1,realism\n")
+    assert main(summarize) == 2
+    assert "'realism', not labels" in capsys.readouterr().err
+    assert main([*summarize, "--truth", "label"]) == 2
+    assert "not both" in capsys.readouterr().err
+    repeated = write_rows(tmp_path / "repeated.jsonl", labeled_rows(n_documents=2) * 2)
+    assert main(["summarize", str(repeated), "--draw", "3"]) == 2
+    assert "ids repeat" in capsys.readouterr().err

@@ -233,6 +233,27 @@ def test_on_held_out_synthetic_folds_corrections_beat_counts_and_intervals_cover
     assert "| pacc |" in table and "coverage realist" in table
 
 
+def test_clarity_shift_is_compared_only_with_the_teams_confidence(rates_dir: Path) -> None:
+    cv = load_cv_predictions(rates_dir)
+    assert cv is not None
+    without = compare_methods(cv, ("cc", "acc"), replicates=50, shifted=2)
+    assert "clear" not in without["methods"]["cc"]
+    # The team is "sure" exactly where the synthetic model is right: clear rows that the rates, which
+    # average over every row's errors, cannot tell apart from the rest.
+    sure = cv.probs.argmax(axis=1) == cv.gold
+    results = compare_methods(cv, ("cc", "acc"), replicates=50, shifted=2, sure=sure)
+    methods = results["methods"]
+    assert methods["cc"]["clear"]["samples"] == 5 and methods["cc"]["clear_shifted"]["samples"] == 10
+    # On rows the model reads right, counting is exact and ACC corrects errors that are not there.
+    assert all(mae == 0.0 for mae in methods["cc"]["clear"]["mae"].values())
+    assert all(mae > 0.01 for mae in methods["acc"]["clear"]["mae"].values())
+    # Clear stances and misread `neither` rows: counting misses the `neither` share; so does ACC.
+    assert methods["cc"]["murky"]["mae"]["neither"] > 0.1
+    assert methods["acc"]["murky"]["mae"]["neither"] > 0.1
+    table = comparison_markdown(results)
+    assert "labeled rows the team was sure of, at the labeled rows' label mix (5 samples)" in table
+
+
 def drifting(cv: CvPredictions) -> CvPredictions:
     """The synthetic rates with every even year reading 30% of its `neither` rows as realist."""
     probs = cv.probs.copy()
