@@ -309,13 +309,14 @@ def test_method_ppi_corrects_with_the_hand_labels(tmp_path: Path, capsys: pytest
     assert all(not table[("decade=1950s", label)]["corrected_share"] for label in LABELS)
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
 def test_draw_writes_a_random_sheet_whose_hand_labels_come_back_by_id(
-    tmp_path: Path, capsys: pytest.CaptureFixture
+    tmp_path: Path, suffix: str, capsys: pytest.CaptureFixture
 ) -> None:
     rows = labeled_rows(n_documents=20, seed=8)
-    labeled = write_rows(tmp_path / "out.jsonl", rows)
+    labeled = write_rows(tmp_path / f"out{suffix}", rows)
     assert main(["summarize", str(labeled), "--draw", "40", "--by", "decade"]) == 0
-    sheet = tmp_path / "out.jsonl.to_label.csv"
+    sheet = tmp_path / f"out{suffix}.to_label.csv"
     assert f"then: stance summarize {labeled} --method ppi --hand-labels {sheet}" in capsys.readouterr().out
     drawn = read_sheet(sheet)
     assert list(drawn[0]) == ["id", "document_id", "decade", "text", "hand_label"]
@@ -323,10 +324,10 @@ def test_draw_writes_a_random_sheet_whose_hand_labels_come_back_by_id(
     positions = [order[row["id"]] for row in drawn]
     assert len(set(positions)) == 40 and positions != sorted(positions)  # distinct rows, in random order
     assert all(row["hand_label"] == "" for row in drawn)
-    again = tmp_path / "again.jsonl"
+    again = tmp_path / f"again{suffix}"
     again.write_bytes(labeled.read_bytes())
     assert main(["summarize", str(again), "--draw", "40", "--seed", "1"]) == 0
-    redrawn = read_sheet(tmp_path / "again.jsonl.to_label.csv")
+    redrawn = read_sheet(tmp_path / f"again{suffix}.to_label.csv")
     assert [row["id"] for row in redrawn] != [row["id"] for row in drawn]
     # Drawing again would overwrite a sheet that may hold hand labels: refused.
     assert main(["summarize", str(again), "--draw", "40"]) == 2
@@ -348,7 +349,7 @@ def test_draw_writes_a_random_sheet_whose_hand_labels_come_back_by_id(
     out = capsys.readouterr().out
     assert f"check against the hand labels in `hand_label` of {sheet} (30 rows)" in out
     assert main(["summarize", str(column), *common, "--truth", "gold"]) == 0
-    assert read_csv(tmp_path / "out.jsonl.summary.csv") == read_csv(tmp_path / "column.jsonl.summary.csv")
+    assert read_csv(tmp_path / f"out{suffix}.summary.csv") == read_csv(tmp_path / "column.jsonl.summary.csv")
 
 
 def read_sheet(path: Path) -> list[dict[str, str]]:
