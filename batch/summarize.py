@@ -685,7 +685,8 @@ def _draw(args: argparse.Namespace) -> int:
         raise UsageError(f"{sheet} exists (it may hold your hand labels): move it away to draw again")
     unit_column = args.document_column or DOCUMENT_COLUMN
     columns = _read_columns(path, [ID_COLUMN, unit_column, *args.by, TEXT_COLUMN])
-    missing = [name for name in (ID_COLUMN, TEXT_COLUMN, *args.by) if name not in columns]
+    required = [ID_COLUMN, TEXT_COLUMN, *args.by, *([args.document_column] if args.document_column else [])]
+    missing = [name for name in required if name not in columns]
     if missing:
         raise UsageError(
             f"{path} has no {', '.join(repr(m) for m in missing)} column: is it `stance label` output?"
@@ -699,7 +700,8 @@ def _draw(args: argparse.Namespace) -> int:
     names = [
         name for name in dict.fromkeys((ID_COLUMN, unit_column, *args.by, TEXT_COLUMN)) if name in columns
     ]
-    with sheet.open("w", encoding="utf-8", newline="") as handle:
+    # With a byte-order mark, spreadsheets open the text as UTF-8; reading it back skips the mark.
+    with sheet.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow([*names, HAND_LABEL])
         writer.writerows([*(columns[name][row] for name in names), ""] for row in drawn)

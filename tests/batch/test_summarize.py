@@ -353,7 +353,7 @@ def test_draw_writes_a_random_sheet_whose_hand_labels_come_back_by_id(
 
 
 def read_sheet(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -362,6 +362,8 @@ def test_draw_and_hand_labels_refuse_what_cannot_be_joined(
 ) -> None:
     labeled = write_rows(tmp_path / "out.jsonl", labeled_rows(n_documents=2))
     directory = model_dir(tmp_path / "model")
+    assert main(["summarize", str(labeled), "--draw", "3", "--document-column", "source"]) == 2
+    assert "has no 'source' column" in capsys.readouterr().err
     assert main(["summarize", str(labeled), "--draw", "0"]) == 2
     assert main(["summarize", str(labeled), "--draw", "25"]) == 2
     assert "--draw must be between 1 and the 24 rows" in capsys.readouterr().err
