@@ -32,7 +32,6 @@ from model.prediction_powered import prediction_powered
 from model.quantify import (
     CV_PREDICTIONS,
     DEFAULT_METHOD,
-    EM_COMPARISON_REPLICATES,
     METHOD_NAMES,
     METHODS,
     REPLICATES,
@@ -41,6 +40,7 @@ from model.quantify import (
     Estimate,
     Method,
     Sample,
+    comparison_replicates,
     raw_estimate,
     stratum,
 )
@@ -92,8 +92,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--method",
         default=DEFAULT_METHOD,
         choices=(*METHODS, "ppi"),
-        help=f"correction (default: {DEFAULT_METHOD}); ppi needs --truth: hand labels of a random sample "
-        "of the rows, instead of the model's error rates on State of the Union paragraphs",
+        help=f"correction (default: {DEFAULT_METHOD}); ppi needs --truth or --hand-labels: hand labels of a "
+        "random sample of the rows, instead of the model's error rates on State of the Union paragraphs",
     )
     parser.add_argument("--replicates", type=int, default=REPLICATES, help="bootstrap replicates")
     parser.add_argument(
@@ -185,11 +185,10 @@ def annotator_sure(model_dir: Path, patterns: Sequence[str]) -> np.ndarray | Non
     from the labeled rows by id; None unless every row is found with a confidence."""
     ids = (read_json(model_dir / CV_PREDICTIONS) or {}).get("ids", [])
     confidence: dict[str, Any] = {}
-    for path in sorted({path for pattern in patterns for path in glob.glob(pattern)}):
-        with open(path, encoding="utf-8") as rows:
-            confidence |= {
-                row["id"]: row.get("confidence") for row in map(json.loads, filter(str.strip, rows))
-            }
+    for path in sorted({Path(path) for pattern in patterns for path in glob.glob(pattern)}):
+        rows = _read_columns(path, [ID_COLUMN, "confidence"])
+        if ID_COLUMN in rows and "confidence" in rows:
+            confidence |= dict(zip(rows[ID_COLUMN], rows["confidence"], strict=True))
     if not ids or any(confidence.get(i) not in ("sure", "lean") for i in ids):
         return None
     return np.array([confidence[i] == "sure" for i in ids])
@@ -717,9 +716,7 @@ def _check(args: argparse.Namespace, model_dir: Path, labeled: Labeled) -> Check
     """`--truth`: every method on the hand-labeled rows (counting alone when the model has no rates)."""
     correctors: dict[str, Corrector] = {}
     for method in METHODS:
-        # EM's bootstrap runs a whole EM per replicate: as in --compare-methods, it gets fewer.
-        replicates = min(args.replicates, EM_COMPARISON_REPLICATES) if method == "em" else args.replicates
-        corrector = _corrector(model_dir, labeled, method, replicates)
+        corrector = _corrector(model_dir, labeled, method, comparison_replicates(method, args.replicates))
         if corrector is None:
             break
         correctors[method] = corrector

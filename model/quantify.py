@@ -806,7 +806,7 @@ def compare_methods(
             (method, name): Corrector(
                 variants[name].subset(variants[name].folds != fold),
                 method,
-                _replicates(method, replicates),
+                comparison_replicates(method, replicates),
                 seed,
             )
             for method, name in systems
@@ -913,7 +913,9 @@ def _held_out(test: CvPredictions, rows: np.ndarray, weights: np.ndarray) -> tup
     return sample, truth / truth.sum()
 
 
-def _replicates(method: Method, replicates: int) -> int:
+def comparison_replicates(method: Method, replicates: int) -> int:
+    """Replicates for `method` when many methods are compared: EM's bootstrap runs a whole EM per
+    replicate, so it gets fewer."""
     return min(replicates, EM_COMPARISON_REPLICATES) if method == "em" else replicates
 
 
